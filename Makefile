@@ -1,0 +1,47 @@
+# The README's two commands are `make run` and `make test`; both set themselves up.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAGE ?= dev
+export AWS_DEFAULT_REGION ?= us-east-1
+export PYTHONPATH := $(CURDIR):$(CURDIR)/layers
+
+.PHONY: run test lint unit integration e2e package-test package deploy bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	$(PY) -m infra.local_stack
+
+test: venv lint
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check .
+
+package: venv
+	rm -rf build
+	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template template.yaml build
+	$(PY) -m infra.verify_package build
+
+# Needs AWS credentials, the AWS CLI and an S3 bucket for the artefacts (DEPLOY_BUCKET).
+deploy: package
+	@test -n "$(DEPLOY_BUCKET)" || { echo "set DEPLOY_BUCKET=<s3 bucket for the Lambda artefacts>"; exit 1; }
+	aws cloudformation package --template-file build/sam.yaml --s3-bucket $(DEPLOY_BUCKET) \
+	  --output-template-file build/packaged.yaml
+	aws cloudformation deploy --template-file build/packaged.yaml --stack-name oms-$(STAGE) \
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE)
+
+bench: venv
+	$(PY) -m tests.perf.bench
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""The Chalice app: wiring only. HTTP routes come from blueprints; every event handler is
+declared here as a one-line delegation into functions/ (blueprint event handlers would not
+run app.py's middleware in AWS, aws/chalice#1566). Handler bodies are imported on first
+call, so each Lambda's cold start pays only for its own dependencies."""
+import os
+
+from aws_lambda_powertools import Logger
+from chalice import Chalice, ConvertToMiddleware, Rate
+
+from functions.api.customers import customers
+from functions.api.ops import ops
+from functions.api.webhooks import webhooks
+
+logger = Logger(service="oms")
+app = Chalice(app_name="oms")
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_blueprint(customers)
+app.register_blueprint(webhooks)
+app.register_blueprint(ops)
+
+# Queue and stream identities are replaced in the packaged template by template.yaml
+# (Chalice cannot reference resources it does not create); these names are the local defaults.
+TABLE_STREAM_ARN = os.environ.get(
+    "OMS_TABLE_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/oms/stream/local")
+
+
+@app.on_sqs_message(queue="oms-validation", batch_size=10)
+def handle_validation(event):
+    from functions.order_events import handle_validation as body
+    return body(event)
+
+
+@app.on_sqs_message(queue="oms-allocation", batch_size=10)
+def handle_allocation(event):
+    from functions.order_events import handle_allocation as body
+    return body(event)
+
+
+@app.on_sqs_message(queue="oms-payments", batch_size=10)
+def handle_payments(event):
+    from functions.order_events import handle_payments as body
+    return body(event)
+
+
+@app.on_sqs_message(queue="oms-fulfillment", batch_size=10)
+def handle_fulfillment(event):
+    from functions.order_events import handle_fulfillment as body
+    return body(event)
+
+
+@app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON")
+def handle_table_stream(event):
+    from functions.outbox import handle_table_stream as body
+    return body(event)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def handle_backorder_sweep(event):
+    from functions.schedules import sweep_backorders as body
+    return body(event)

@@ -1,0 +1,1 @@
+"""Lambda handler bodies: parse the trigger, call one service, shape the answer."""

@@ -1,0 +1,1 @@
+"""HTTP blueprints registered by app.py."""

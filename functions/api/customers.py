@@ -1,0 +1,38 @@
+"""Public, unauthenticated endpoints: health and order tracking for customers."""
+from __future__ import annotations
+
+import hmac
+
+from chalice import Blueprint
+
+from .http import api_errors, error_response, json_response
+
+customers = Blueprint(__name__)
+
+NOT_FOUND = ("not_found", "no order matches that reference and email")
+
+
+@customers.route("/health", methods=["GET"])
+def health():
+    return json_response(200, {"status": "ok"})
+
+
+@customers.route("/track/{order_ref}", methods=["GET"])
+@api_errors
+def track_order(order_ref: str):
+    from oms.adapters.system import normalise_order_number
+    from oms.bootstrap import context
+
+    from .views import tracking_view
+
+    email = ((customers.current_request.query_params or {}).get("email") or "").strip().lower()
+    if not email or not order_ref or len(order_ref) > 64 or len(email) > 320:
+        return error_response(404, *NOT_FOUND)
+    ctx = context()
+    candidates = [ctx.store.find_by_order_number(normalise_order_number(order_ref))]
+    candidates += ctx.store.find_by_channel_number(order_ref.strip())
+    for order_id in dict.fromkeys(filter(None, candidates)):
+        order = ctx.store.load(order_id)
+        if order and hmac.compare_digest((order.customer.get("email") or "").strip().lower().encode(), email.encode()):
+            return json_response(200, tracking_view(order))
+    return error_response(404, *NOT_FOUND)

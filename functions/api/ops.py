@@ -1,0 +1,154 @@
+"""The operators' API (call centre, warehouse systems), behind the ops bearer token."""
+from __future__ import annotations
+
+import hmac
+
+from chalice import AuthResponse, Blueprint
+
+from .http import ApiError, api_errors, error_response, json_object, json_response, raw_body, validation_error
+
+ops = Blueprint(__name__)
+
+
+class UnauthorizedRequest(Exception):
+    """Raised with the message API Gateway turns into a 401 (a Deny policy would be a 403)."""
+
+
+@ops.authorizer()
+def ops_token_authorizer(auth_request):
+    from oms.adapters.secrets import MissingSecret, ops_token
+
+    scheme, _, token = (auth_request.token or "").partition(" ")
+    try:
+        expected = ops_token()
+    except MissingSecret:
+        raise UnauthorizedRequest("Unauthorized") from None
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
+        raise UnauthorizedRequest("Unauthorized")
+    return AuthResponse(routes=["*"], principal_id="ops")
+
+
+def _body(model):
+    from aws_lambda_powertools.utilities.parser import ValidationError, parse
+
+    data = json_object(raw_body(ops.current_request))
+    try:
+        return data, parse(event=data, model=model)
+    except ValidationError as error:
+        raise validation_error(error) from None
+
+
+def _ctx():
+    from oms.bootstrap import context
+
+    return context()
+
+
+@ops.route("/locations/{location_id}", methods=["PUT"], authorizer=ops_token_authorizer)
+@api_errors
+def put_location(location_id: str):
+    from oms.domain.inventory import Location
+    from oms.services.inventory import put_location as save
+
+    from .ops_inputs import LocationIn
+
+    _, body = _body(LocationIn)
+    save(_ctx(), Location(location_id, body.name, body.type, body.priority, body.address))
+    return json_response(200, {"location_id": location_id, **body.model_dump()})
+
+
+def _stock_view(sku: str, levels) -> dict:
+    return {"sku": sku,
+            "locations": [{"location_id": s.location_id, "on_hand": s.on_hand, "reserved": s.reserved,
+                           "safety_stock": s.safety_stock, "available": s.available} for s in levels],
+            "totals": {"on_hand": sum(s.on_hand for s in levels), "reserved": sum(s.reserved for s in levels),
+                       "available": sum(s.available for s in levels)}}
+
+
+@ops.route("/inventory/{sku}/locations/{location_id}", methods=["PUT"], authorizer=ops_token_authorizer)
+@api_errors
+def put_stock(sku: str, location_id: str):
+    from oms.services.inventory import UnknownLocation, set_stock, stock_of
+
+    from .ops_inputs import StockIn
+
+    _, body = _body(StockIn)
+    ctx = _ctx()
+    try:
+        set_stock(ctx, sku, location_id, body.on_hand, body.safety_stock)
+    except UnknownLocation:
+        raise ApiError(422, "unknown_location",
+                       f"no location {location_id}; PUT /locations/{location_id} first") from None
+    return json_response(200, _stock_view(sku, stock_of(ctx, sku)))
+
+
+@ops.route("/inventory/{sku}", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def get_stock(sku: str):
+    from oms.services.inventory import stock_of
+
+    levels = stock_of(_ctx(), sku)
+    if levels is None:
+        return error_response(404, "not_found", f"no SKU {sku}")
+    return json_response(200, _stock_view(sku, levels))
+
+
+@ops.route("/orders", methods=["POST"], authorizer=ops_token_authorizer)
+@api_errors
+def create_order():
+    from oms.services.canonical import CanonicalOrder
+    from oms.services.intake import ExternalIdConflict, body_fingerprint, preview_problems, receive_order
+
+    data, canonical = _body(CanonicalOrder)
+    ctx = _ctx()
+    fingerprint = body_fingerprint(data)
+    if ctx.store.find_external("call_center", canonical.external_id) is None:
+        problems = preview_problems(ctx, canonical, "call_center")
+        if problems:
+            raise ApiError(422, "order_invalid", "the order has problems to fix before it can be placed",
+                           [{"type": h.type, "detail": h.detail} for h in problems])
+    try:
+        received = receive_order(ctx, canonical, channel="call_center", fingerprint=fingerprint)
+    except ExternalIdConflict:
+        raise ApiError(409, "external_id_conflict",
+                       "this external_id was already used for a different order") from None
+    return json_response(202 if received.created else 200, {
+        "order_id": received.order_id, "order_number": received.order_number, "status": "received"})
+
+
+@ops.route("/orders/{order_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def get_order(order_id: str):
+    from .views import order_view
+
+    ctx = _ctx()
+    order = ctx.store.load(order_id) if len(order_id) <= 64 else None
+    if order is None:
+        return error_response(404, "not_found", f"no order {order_id}")
+    return json_response(200, order_view(order, ctx.store.history(order_id)))
+
+
+@ops.route("/fulfillment-orders/{fulfillment_order_id}/ship", methods=["POST"], authorizer=ops_token_authorizer)
+@api_errors
+def ship(fulfillment_order_id: str):
+    from dataclasses import asdict
+
+    from oms.domain.order import OrderRuleViolation
+    from oms.services.orders import ship_fulfillment_order
+    from oms.services.ports import DuplicateReference
+
+    from .ops_inputs import ShipIn
+
+    _, body = _body(ShipIn)
+    try:
+        result = ship_fulfillment_order(
+            _ctx(), fulfillment_order_id, carrier=body.carrier, tracking_number=body.tracking_number,
+            service=body.service, lines=[line.model_dump() for line in body.lines] if body.lines else None)
+    except OrderRuleViolation as error:
+        status = 404 if error.code == "not_found" else 409
+        raise ApiError(status, error.code, str(error)) from None
+    except DuplicateReference:
+        raise ApiError(409, "tracking_number_in_use", "that tracking number belongs to another order") from None
+    return json_response(201 if result.created else 200, {
+        "fulfillment_order_id": fulfillment_order_id, "order_id": result.order.order_id,
+        "shipment": asdict(result.shipment)})

@@ -1,0 +1,34 @@
+"""Bodies of the ops API's requests (imported on first use: pydantic is not free at cold start)."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LocationIn(_Input):
+    name: Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+    type: Literal["warehouse", "store"]
+    priority: StrictInt = 100
+    address: dict = Field(default_factory=dict)
+
+
+class StockIn(_Input):
+    on_hand: Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+    safety_stock: Annotated[StrictInt, Field(ge=0, le=10_000_000)] = 0
+
+
+class ShipLine(_Input):
+    sku: Annotated[str, Field(strict=True, min_length=1)]
+    quantity: Annotated[StrictInt, Field(gt=0)]
+
+
+class ShipIn(_Input):
+    carrier: Annotated[str, Field(strict=True, min_length=1, max_length=50)]
+    tracking_number: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+    service: Annotated[str, Field(strict=True, max_length=50)] = "ground"
+    lines: list[ShipLine] | None = None

@@ -1,0 +1,53 @@
+"""How orders look to operators (everything) and to customers (no personal data)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from oms.domain.money import to_decimal_string
+from oms.domain.order import Order
+
+
+def order_view(order: Order, history: list[dict]) -> dict:
+    money = lambda minor: to_decimal_string(minor, order.currency)  # noqa: E731
+    payment = order.payment
+    return {
+        "order_id": order.order_id, "order_number": order.order_number, "channel": order.channel,
+        "external_id": order.external_id, "channel_order_number": order.channel_order_number,
+        "status": order.status, "placed_at": order.placed_at, "received_at": order.received_at,
+        "currency": order.currency, "holds": [asdict(h) for h in order.holds],
+        "customer": order.customer, "billing_address": order.billing_address,
+        "delivery_groups": [{"group_id": g.group_id, "shipping_address": g.shipping_address,
+                             "shipping_method": g.shipping_method, "shipping_total": money(g.shipping_total)}
+                            for g in order.delivery_groups],
+        "lines": [{"line_id": line.line_id, "sku": line.sku, "name": line.name, "delivery_group": line.delivery_group,
+                   "unit_price": money(line.unit_price), "status": line.status,
+                   "quantities": {"ordered": line.ordered, "cancelled": line.cancelled, "allocated": line.allocated,
+                                  "shipped": line.shipped, "delivered": line.delivered}}
+                  for line in order.lines],
+        "allocations": [asdict(a) for a in order.allocations],
+        "fulfillment_orders": [{
+            "fulfillment_order_id": fo.fulfillment_order_id, "location_id": fo.location_id,
+            "delivery_group": fo.delivery_group, "status": fo.status, "lines": fo.lines,
+            "shipments": [asdict(s) for s in fo.shipments]} for fo in order.fulfillment_orders],
+        "payments": {
+            "method": payment.method, "status": payment.status, "currency": order.currency,
+            "authorized": money(payment.authorized), "captured": money(payment.captured),
+            "refunded": money(payment.refunded),
+            "transactions": [{**t, "amount": money(t["amount"])} for t in payment.transactions]},
+        "totals": {"merchandise": money(order.merchandise_total), "shipping": money(order.shipping_total),
+                   "tax": money(order.tax_total), "discount": money(order.discount_total), "total": money(order.total)},
+        "history": [{k: h[k] for k in ("sequence", "event_type", "occurred_at", "data")} for h in history],
+    }
+
+
+def tracking_view(order: Order) -> dict:
+    return {
+        "order_number": order.order_number, "status": order.status, "placed_at": order.placed_at,
+        "lines": [{"sku": line.sku, "name": line.name, "quantity": line.ordered, "status": line.status}
+                  for line in order.lines],
+        "shipments": [{"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status,
+                       "estimated_delivery": s.estimated_delivery,
+                       "events": [{k: e.get(k) for k in ("status", "occurred_at", "description", "location")}
+                                  for e in s.events]}
+                      for _, s in order.shipments()],
+    }

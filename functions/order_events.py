@@ -1,0 +1,94 @@
+"""SQS consumers of the order pipeline. Each queue receives the bus's events for one
+consumer; a record is routed by its event type to one service call. Records are processed
+with Powertools Batch so that one failing message is retried alone."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+logger = Logger(service="oms")
+
+Route = Callable[[dict], object]
+
+
+def _detail(record) -> dict:
+    envelope = json.loads(record.body)
+    return envelope["detail"]
+
+
+def consume(event, routes: dict[str, Route]) -> dict:
+    """Run each record through its route; report the failures for redelivery."""
+    def handle_record(record) -> None:
+        detail = _detail(record)
+        route = routes.get(detail["event_type"])
+        if route is None:
+            logger.warning("event type not handled by this queue", extra={"event_type": detail["event_type"]})
+            return
+        logger.append_keys(order_id=detail["aggregate_id"], event_id=detail["event_id"])
+        route(detail)
+
+    return process_partial_response(event=event.to_dict(), record_handler=handle_record,
+                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+
+
+def _ctx():
+    from oms.bootstrap import context
+
+    return context()
+
+
+def validate(detail: dict) -> None:
+    from oms.services.orders import validate_order
+
+    validate_order(_ctx(), detail["aggregate_id"])
+
+
+def allocate(detail: dict) -> None:
+    from oms.services.orders import allocate_order
+
+    allocate_order(_ctx(), detail["aggregate_id"])
+
+
+def offer_new_stock(detail: dict) -> None:
+    from oms.services.orders import retry_backorders
+
+    if detail["data"]["available"] > 0:
+        retry_backorders(_ctx(), detail["data"]["sku"])
+
+
+def take_payment(detail: dict) -> None:
+    from oms.services.orders import take_payment as pay
+
+    pay(_ctx(), detail["aggregate_id"])
+
+
+def capture(detail: dict) -> None:
+    from oms.services.orders import capture_shipment
+
+    capture_shipment(_ctx(), detail["aggregate_id"], detail["data"]["shipment_id"])
+
+
+def create_fulfillment_orders(detail: dict) -> None:
+    from oms.services.orders import create_fulfillment_orders as create
+
+    create(_ctx(), detail["aggregate_id"])
+
+
+def handle_validation(event) -> dict:
+    return consume(event, {"OrderReceived": validate})
+
+
+def handle_allocation(event) -> dict:
+    return consume(event, {"OrderValidated": allocate, "InventoryAdjusted": offer_new_stock})
+
+
+def handle_payments(event) -> dict:
+    return consume(event, {"OrderAllocated": take_payment, "ShipmentCreated": capture})
+
+
+def handle_fulfillment(event) -> dict:
+    return consume(event, {"PaymentAuthorized": create_fulfillment_orders,
+                           "PaymentRecorded": create_fulfillment_orders})

@@ -1,0 +1,11 @@
+"""Scheduled jobs."""
+from __future__ import annotations
+
+
+def sweep_backorders(event) -> int:
+    """A safety net for the event path: offer current stock to every waiting order, first
+    come first served (an InventoryAdjusted event that went to the DLQ is not lost forever)."""
+    from oms.bootstrap import context
+    from oms.services.orders import retry_backorders
+
+    return retry_backorders(context())

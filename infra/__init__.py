@@ -1,0 +1,1 @@
+"""Build, packaging checks and the local stack."""

@@ -1,0 +1,133 @@
+"""`make run`: the whole OMS on this machine. An embedded moto server stands in for AWS, the
+resources come from template.yaml, the event-source runner delivers queues, the stream and
+schedules to app.py's handlers, and Chalice's local server serves the HTTP API."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WEBHOOK_SECRETS = ("OMS_WEBHOOK_SECRET_ORDERS_GENERIC", "OMS_WEBHOOK_SECRET_TRACKING_GENERIC")
+
+
+def configure_environment(stage: str = "local") -> dict:
+    """Local-mode settings, decided before any AWS client or model is imported."""
+    aws_port = int(os.environ.get("OMS_AWS_PORT", "5000"))
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{aws_port}",
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # botocore 1.44 + DynamoDB Streams on moto
+        "OMS_STAGE": stage, "OMS_TABLE": f"oms-{stage}", "OMS_EVENT_BUS": f"oms-{stage}", "OMS_SECRETS": "env",
+        "POWERTOOLS_SERVICE_NAME": "oms", "POWERTOOLS_METRICS_NAMESPACE": "OMS",
+        "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+    }
+    env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
+    os.environ.update(env)
+    os.environ.setdefault("OMS_OPS_TOKEN", secrets.token_urlsafe(24))
+    for name in WEBHOOK_SECRETS:
+        os.environ.setdefault(name, secrets.token_urlsafe(24))
+    for path in (str(ROOT / "layers"), str(ROOT)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    return env
+
+
+def start_moto(port: int):
+    """moto's WSGI app behind a lock: DynamoDB serialises conflicting writes, and moto's
+    in-memory backends are not thread-safe, so the local server answers one call at a time."""
+    from moto.server import DomainDispatcherApplication, create_backend_app
+    from werkzeug.serving import make_server
+
+    backend = DomainDispatcherApplication(create_backend_app)
+    lock = threading.Lock()
+
+    def app(environ, start_response):
+        with lock:
+            return list(backend(environ, start_response))
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    return server
+
+
+class LocalStack:
+    def __init__(self, api_port: int, aws_port: int, simulate: bool, concurrency: int = 2):
+        self.api_port, self.aws_port, self.simulate, self.concurrency = api_port, aws_port, simulate, concurrency
+        self.stop = threading.Event()
+        self.loops: list = []
+
+    def start(self) -> None:
+        env = configure_environment()
+        self.moto = start_moto(self.aws_port)
+        from .provision import provision
+
+        visibility = int(os.environ.get("OMS_LOCAL_VISIBILITY_TIMEOUT", "2"))
+        self.template, self.resolver = provision("local", env["AWS_REGION"], visibility_timeout=visibility)
+
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        import app as app_module
+
+        from .local_api import emulate_api_gateway
+        from .runner import build_pollers
+
+        emulate_api_gateway()
+        self.loops = build_pollers(app_module, self.template, self.resolver, env["AWS_REGION"], self.stop,
+                                   self.concurrency)
+        if self.simulate:  # an external actor using the public API, like a real warehouse
+            from .simulator import Simulator
+
+            self.loops += Simulator.start(self)
+        for loop in self.loops:
+            loop.start()
+        self.http = create_local_server(app_module.app, Config.create(chalice_stage="local", app_name="oms"),
+                                        "127.0.0.1", self.api_port)
+        threading.Thread(target=self.http.serve_forever, name="api", daemon=True).start()
+
+    def describe(self) -> str:
+        names = [f"  {kind:<16} {value}" for kind, value in (
+            ("table", self.resolver.ref("OmsTable")), ("event bus", self.resolver.ref("EventBus")),
+            *[(f"queue {k}", self.resolver.get_att(k, "QueueName")) for k, v in self.template["Resources"].items()
+              if v["Type"] == "AWS::SQS::Queue"])]
+        return "\n".join([
+            f"OMS API        http://127.0.0.1:{self.api_port}   (GET /health)",
+            f"AWS (moto)     http://127.0.0.1:{self.aws_port}",
+            f"ops token      {os.environ['OMS_OPS_TOKEN']}   (Authorization: Bearer <token>)",
+            *[f"{name:<14} {os.environ[name]}" .replace("OMS_WEBHOOK_SECRET_", "secret ")
+              for name in WEBHOOK_SECRETS],
+            f"simulator      {'on: the warehouse and carrier move orders along' if self.simulate else 'off'}",
+            "resources:", *names, "Ctrl-C stops everything."])
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.http.shutdown()
+        self.moto.shutdown()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    stack = LocalStack(api_port=int(os.environ.get("OMS_PORT", "8000")),
+                       aws_port=int(os.environ.get("OMS_AWS_PORT", "5000")),
+                       simulate=os.environ.get("OMS_SIMULATE") == "1",
+                       concurrency=int(os.environ.get("OMS_LOCAL_CONCURRENCY", "2")))
+    stack.start()
+    print(stack.describe(), flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    stack.shutdown()
+
+
+if __name__ == "__main__":
+    main()

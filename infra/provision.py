@@ -1,0 +1,70 @@
+"""Creates the template's AWS resources in moto (or any endpoint): tables with streams and
+TTL, the bus, queues with their DLQ redrive, and the rules with their targets. Returns the
+resolver, so callers can name what was made."""
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from .cfn import Resolver, load_template
+
+ACCOUNT = "123456789012"
+
+
+def provision(stage: str, region: str, visibility_timeout: int | None = None) -> tuple[dict, Resolver]:
+    template = load_template()
+    resources = template["Resources"]
+    resolver = Resolver({"Stage": stage}, {"AWS::Region": region, "AWS::AccountId": ACCOUNT,
+                                           "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
+    by_type: dict[str, list[tuple[str, dict]]] = {}
+    for logical_id, resource in resources.items():
+        by_type.setdefault(resource["Type"], []).append((logical_id, resource.get("Properties", {})))
+
+    dynamodb = boto3.client("dynamodb", region_name=region)
+    for logical_id, props in by_type.get("AWS::DynamoDB::Table", []):
+        name = resolver.resolve(props["TableName"])
+        args = {k: props[k] for k in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes") if k in props}
+        stream = props.get("StreamSpecification")
+        if stream:
+            args["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        table = dynamodb.create_table(TableName=name, BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+                                      **args)["TableDescription"]
+        if "TimeToLiveSpecification" in props:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=props["TimeToLiveSpecification"])
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = table["TableArn"]
+        if stream:
+            resolver.attributes[(logical_id, "StreamArn")] = table["LatestStreamArn"]
+
+    events = boto3.client("events", region_name=region)
+    for logical_id, props in by_type.get("AWS::Events::EventBus", []):
+        name = resolver.resolve(props["Name"])
+        arn = events.create_event_bus(Name=name)["EventBusArn"]
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = arn
+        resolver.attributes[(logical_id, "Name")] = name
+
+    sqs = boto3.client("sqs", region_name=region)
+    queues = by_type.get("AWS::SQS::Queue", [])
+    for logical_id, props in queues:  # first every queue, then redrive (DLQ ARNs must exist)
+        name = resolver.resolve(props["QueueName"])
+        attributes = {"MessageRetentionPeriod": str(props.get("MessageRetentionPeriod", 345600)),
+                      "VisibilityTimeout": str(visibility_timeout or props.get("VisibilityTimeout", 30))}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        resolver.refs[logical_id] = url
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"
+        resolver.attributes[(logical_id, "QueueName")] = name
+    for logical_id, props in queues:
+        if "RedrivePolicy" in props:
+            sqs.set_queue_attributes(QueueUrl=resolver.refs[logical_id], Attributes={
+                "RedrivePolicy": json.dumps(resolver.resolve(props["RedrivePolicy"]))})
+
+    for logical_id, props in by_type.get("AWS::Events::Rule", []):
+        bus = resolver.resolve(props.get("EventBusName", "default"))
+        arn = events.put_rule(Name=logical_id, EventBusName=bus, EventPattern=json.dumps(props["EventPattern"]),
+                              State="ENABLED")["RuleArn"]
+        resolver.attributes[(logical_id, "Arn")] = arn
+        events.put_targets(Rule=logical_id, EventBusName=bus,
+                           Targets=[{"Id": t["Id"], "Arn": resolver.resolve(t["Arn"])} for t in props["Targets"]])
+    return template, resolver

@@ -1,0 +1,1 @@
+"""The OMS library shipped as the Lambda layer: domain, services and adapters."""

@@ -1,0 +1,1 @@
+"""Adapters: DynamoDB, the event bus, channels, carriers, payment processors, secrets."""

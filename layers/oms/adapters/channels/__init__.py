@@ -1,0 +1,1 @@
+"""Channel formats mapped to the canonical order."""

@@ -1,0 +1,293 @@
+"""DynamoDB persistence through PynamoDB: one table, items keyed by pk/sk.
+
+  ORDER#<id>    / ORDER            the order aggregate (JSON doc, version)
+  ORDER#<id>    / H#<seq:08d>      its history: one item per domain event; the stream
+                                   publishes these (transactional outbox)
+  EXT#<channel>#<external_id> / REF  guard: one order per channel order, with its body hash
+  ORDERNO#<number> / REF           guard and lookup for the OMS order number
+  CHANNELNO#<number> / ORDER#<id>  lookup by the channel's order number (may repeat across channels)
+  TRACK#<number> / REF             tracking number -> order; TRACK#<number> / UNMATCHED#... unmatched updates
+  SKU#<sku> / SKU                  the SKU exists
+  SKU#<sku> / LOC#<location>       stock level: on_hand, reserved, safety_stock, available
+  SKU#<sku> / H#<location>#<ver>   inventory history (InventoryAdjusted), published like order history
+  LOCATIONS / <location_id>        fulfilment locations, one partition so a Query lists them
+  BACKORDERS / <received_at>#<id>  orders waiting for stock, first come first served
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from oms.domain.events import DomainEvent
+from oms.domain.inventory import Location, StockLevel
+from oms.domain.order import Order
+from oms.services.ports import (
+    ConcurrentModification,
+    DuplicateReference,
+    ExternalRef,
+    InsufficientStock,
+    OrderCommit,
+    StockMove,
+)
+
+TABLE = os.environ.get("OMS_TABLE", "oms-local")
+REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class _Item(Model):
+    class Meta:
+        table_name = TABLE
+        region = REGION
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class OrderItem(_Item):
+    doc = JSONAttribute()
+    status = UnicodeAttribute()
+    history_length = NumberAttribute()
+    version = VersionAttribute()
+
+
+class HistoryItem(_Item):
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    occurred_at = UnicodeAttribute()
+    aggregate_id = UnicodeAttribute()
+    sequence = NumberAttribute()
+    data = JSONAttribute()
+
+
+class RefItem(_Item):
+    order_id = UnicodeAttribute()
+    order_number = UnicodeAttribute(null=True)
+    body_hash = UnicodeAttribute(null=True)
+    shipment_id = UnicodeAttribute(null=True)
+
+
+class UnmatchedTrackingItem(_Item):
+    update = JSONAttribute()
+    received_at = UnicodeAttribute()
+
+
+class StockItem(_Item):
+    on_hand = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    safety_stock = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)  # on_hand - reserved - safety_stock, kept so a condition can test it
+    version = NumberAttribute(default=0)
+
+
+class LocationItem(_Item):
+    name = UnicodeAttribute()
+    type = UnicodeAttribute()
+    priority = NumberAttribute()
+    address = JSONAttribute()
+
+
+class BackorderItem(_Item):
+    order_id = UnicodeAttribute()
+    skus = JSONAttribute()
+
+
+def _merge_moves(moves: list[StockMove]) -> list[StockMove]:
+    """DynamoDB allows one operation per item in a transaction: sum moves per stock item."""
+    merged: dict[tuple[str, str, bool], StockMove] = {}
+    for move in moves:
+        key = (move.sku, move.location_id, bool(move.reserve))
+        seen = merged.get(key, StockMove(move.sku, move.location_id))
+        merged[key] = StockMove(move.sku, move.location_id, seen.reserve + move.reserve, seen.ship + move.ship)
+    return list(merged.values())
+
+
+def _order_key(order_id: str) -> str:
+    return f"ORDER#{order_id}"
+
+
+def history_record(aggregate_id: str, sequence: int, occurred_at: str, event: DomainEvent) -> dict:
+    return {"event_id": f"{aggregate_id}:{sequence}", "event_type": event.event_type, "occurred_at": occurred_at,
+            "aggregate_id": aggregate_id, "sequence": sequence, "data": event.data}
+
+
+class DynamoStore:
+    """Implements OrderStore and InventoryStore on one table."""
+
+    def __init__(self, clock):
+        self._clock = clock
+        self._connection = Connection(region=REGION)
+
+    # ---- orders -------------------------------------------------------------------------
+    def load(self, order_id: str) -> Order | None:
+        try:
+            item = OrderItem.get(_order_key(order_id), "ORDER", consistent_read=True)
+        except DoesNotExist:
+            return None
+        order = Order.from_dict(item.doc)
+        order.version = item.version
+        order.history_length = int(item.history_length)
+        return order
+
+    def commit(self, change: OrderCommit) -> None:
+        """Write the order, its new history items and every side item in one transaction.
+        Each operation is tagged so a cancellation reason can be told back as a domain error."""
+        order = change.order
+        pk = _order_key(order.order_id)
+        now = self._clock.now()
+        item = OrderItem(pk, "ORDER", doc=order.to_dict(), status=order.status,
+                         history_length=order.history_length + len(change.events))
+        if not change.is_new:
+            item.version = order.version
+        tags: list[str] = []
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.save(item)
+                tags.append("order")
+                for n, event in enumerate(change.events, start=order.history_length + 1):
+                    record = history_record(order.order_id, n, now, event)
+                    tx.save(HistoryItem(pk, f"H#{n:08d}", **record), condition=HistoryItem.pk.does_not_exist())
+                    tags.append("order")
+                if change.is_new:
+                    self._add_refs(tx, change)
+                    tags += ["duplicate", "duplicate", "order"]
+                for move in _merge_moves(change.stock_moves):
+                    self._stock_move(tx, move)
+                    tags.append("stock")
+                for number in change.tracking_numbers:
+                    tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),
+                            condition=RefItem.pk.does_not_exist() | (RefItem.order_id == order.order_id))
+                    tags.append("tracking")
+                backorder_key = f"{order.received_at}#{order.order_id}"
+                if change.backorder == "wait":
+                    skus = sorted({line.sku for line in order.lines if line.unallocated})
+                    tx.save(BackorderItem("BACKORDERS", backorder_key, order_id=order.order_id, skus=skus))
+                elif change.backorder == "done":
+                    tx.delete(BackorderItem("BACKORDERS", backorder_key, order_id=order.order_id, skus=[]))
+        except TransactWriteError as error:
+            reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
+            failed = {tag for tag, code in zip(tags, reasons, strict=False) if code == "ConditionalCheckFailed"}
+            if "duplicate" in failed:
+                raise DuplicateReference(order.external_id) from error
+            if "stock" in failed:
+                raise InsufficientStock(order.order_id) from error
+            if "tracking" in failed:
+                raise DuplicateReference("tracking number belongs to another order") from error
+            raise ConcurrentModification(order.order_id) from error
+        order.version = (order.version or 0) + 1
+        order.history_length += len(change.events)
+
+    def _add_refs(self, tx: TransactWrite, change: OrderCommit) -> None:
+        order = change.order
+        tx.save(RefItem(f"EXT#{order.channel}#{order.external_id}", "REF", order_id=order.order_id,
+                        order_number=order.order_number, body_hash=change.body_hash),
+                condition=RefItem.pk.does_not_exist())
+        tx.save(RefItem(f"ORDERNO#{order.order_number}", "REF", order_id=order.order_id),
+                condition=RefItem.pk.does_not_exist())
+        tx.save(RefItem(f"CHANNELNO#{order.channel_order_number}", _order_key(order.order_id),
+                        order_id=order.order_id))
+
+    @staticmethod
+    def _stock_move(tx: TransactWrite, move: StockMove) -> None:
+        item = StockItem(f"SKU#{move.sku}", f"LOC#{move.location_id}")
+        if move.reserve:
+            tx.update(item, actions=[StockItem.reserved.add(move.reserve), StockItem.available.add(-move.reserve)],
+                      condition=StockItem.available >= move.reserve)
+        else:
+            tx.update(item, actions=[StockItem.on_hand.add(-move.ship), StockItem.reserved.add(-move.ship)],
+                      condition=StockItem.reserved >= move.ship)
+
+    def history(self, order_id: str) -> list[dict]:
+        items = HistoryItem.query(_order_key(order_id), HistoryItem.sk.startswith("H#"), consistent_read=True)
+        return [{"sequence": i.sequence, "event_id": i.event_id, "event_type": i.event_type,
+                 "occurred_at": i.occurred_at, "data": i.data} for i in items]
+
+    def find_external(self, channel: str, external_id: str) -> ExternalRef | None:
+        try:
+            ref = RefItem.get(f"EXT#{channel}#{external_id}", "REF", consistent_read=True)
+        except DoesNotExist:
+            return None
+        return ExternalRef(ref.order_id, ref.order_number, ref.body_hash)
+
+    def find_by_order_number(self, order_number: str) -> str | None:
+        try:
+            return RefItem.get(f"ORDERNO#{order_number}", "REF").order_id
+        except DoesNotExist:
+            return None
+
+    def find_by_channel_number(self, channel_order_number: str) -> list[str]:
+        return [ref.order_id for ref in RefItem.query(f"CHANNELNO#{channel_order_number}", limit=20)]
+
+    def find_by_tracking_number(self, tracking_number: str) -> str | None:
+        try:
+            return RefItem.get(f"TRACK#{tracking_number}", "REF").order_id
+        except DoesNotExist:
+            return None
+
+    def record_unmatched_tracking(self, tracking_number: str, update: dict, received_at: str) -> None:
+        digest = json.dumps(update, sort_keys=True, default=str)
+        UnmatchedTrackingItem(f"TRACK#{tracking_number}", f"UNMATCHED#{received_at}#{hash(digest) & 0xffffffff:08x}",
+                              update=update, received_at=received_at).save()
+
+    def backordered_orders(self) -> list[tuple[str, list[str]]]:
+        return [(item.order_id, item.skus) for item in BackorderItem.query("BACKORDERS", consistent_read=True)]
+
+    # ---- inventory -------------------------------------------------------------------------
+    def known_skus(self, skus: set[str]) -> set[str]:
+        if not skus:
+            return set()
+        keys = [(f"SKU#{sku}", "SKU") for sku in skus]
+        return {item.pk.removeprefix("SKU#") for item in StockItem.batch_get(keys, attributes_to_get=["pk", "sk"])}
+
+    def stock_levels(self, skus: set[str]) -> list[StockLevel]:
+        levels = []
+        for sku in sorted(skus):
+            for item in StockItem.query(f"SKU#{sku}", StockItem.sk.startswith("LOC#"), consistent_read=True):
+                levels.append(StockLevel(sku, item.sk.removeprefix("LOC#"), int(item.on_hand), int(item.reserved),
+                                         int(item.safety_stock)))
+        return levels
+
+    def set_stock(self, sku: str, location_id: str, on_hand: int, safety_stock: int, now: str) -> StockLevel:
+        """Absolute count: read, then write conditional on reservations not having moved."""
+        for _ in range(20):
+            try:
+                current = StockItem.get(f"SKU#{sku}", f"LOC#{location_id}", consistent_read=True)
+            except DoesNotExist:
+                current = None
+            reserved = int(current.reserved) if current else 0
+            version = int(current.version) if current else 0
+            item = StockItem(f"SKU#{sku}", f"LOC#{location_id}", on_hand=on_hand, reserved=reserved,
+                             safety_stock=safety_stock, available=on_hand - reserved - safety_stock,
+                             version=version + 1)
+            condition = (StockItem.version == version) if current else StockItem.pk.does_not_exist()
+            previous = {"on_hand": int(current.on_hand), "safety_stock": int(current.safety_stock)} if current else \
+                {"on_hand": 0, "safety_stock": 0}
+            event = DomainEvent("InventoryAdjusted", {
+                "sku": sku, "location_id": location_id, "on_hand": on_hand, "safety_stock": safety_stock,
+                "previous_on_hand": previous["on_hand"], "previous_safety_stock": previous["safety_stock"],
+                "reserved": reserved, "available": max(0, on_hand - reserved - safety_stock)})
+            record = history_record(f"{sku}@{location_id}", version + 1, now, event)
+            try:
+                with TransactWrite(connection=self._connection) as tx:
+                    tx.save(item, condition=condition)
+                    tx.save(StockItem(f"SKU#{sku}", "SKU"))
+                    tx.save(HistoryItem(f"SKU#{sku}", f"H#{location_id}#{version + 1:08d}", **record))
+            except TransactWriteError as error:
+                if any(r and r.code in ("ConditionalCheckFailed", "TransactionConflict")
+                       for r in error.cancellation_reasons or []):
+                    continue
+                raise
+            return StockLevel(sku, location_id, on_hand, reserved, safety_stock)
+        raise ConcurrentModification(f"stock {sku}@{location_id}")
+
+    def locations(self) -> list[Location]:
+        return [Location(i.sk, i.name, i.type, int(i.priority), i.address) for i in LocationItem.query("LOCATIONS")]
+
+    def put_location(self, location: Location, now: str) -> None:
+        LocationItem("LOCATIONS", location.location_id, name=location.name, type=location.type,
+                     priority=location.priority, address=location.address).save()

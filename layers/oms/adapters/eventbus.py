@@ -1,0 +1,27 @@
+"""Publishes committed history items to the EventBridge bus (the outbox's far side)."""
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+
+SOURCE = "oms"
+
+
+@cache
+def _events_client():
+    import boto3
+
+    return boto3.client("events")
+
+
+def bus_entry(record: dict) -> dict:
+    detail = {k: record[k] for k in ("event_id", "event_type", "occurred_at", "aggregate_id", "sequence", "data")}
+    return {"Source": SOURCE, "DetailType": record["event_type"], "Detail": json.dumps(detail),
+            "EventBusName": os.environ["OMS_EVENT_BUS"]}
+
+
+def put_events(records: list[dict]) -> list[bool]:
+    """Send up to 10 records; returns, per record, whether EventBridge accepted it."""
+    response = _events_client().put_events(Entries=[bus_entry(r) for r in records])
+    return ["ErrorCode" not in entry for entry in response["Entries"]]

@@ -1,0 +1,41 @@
+"""Secrets: from the environment in local mode, from Secrets Manager (through Powertools
+Parameters, cached) in AWS. `OMS_SECRETS=env` selects local mode."""
+from __future__ import annotations
+
+import os
+
+
+class MissingSecret(LookupError):
+    pass
+
+
+def _from_env(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise MissingSecret(name)
+    return value
+
+
+def _from_secrets_manager(secret_id: str) -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        return parameters.get_secret(secret_id, max_age=300)
+    except parameters.exceptions.GetParameterError as error:
+        raise MissingSecret(secret_id) from error
+
+
+def _local() -> bool:
+    return os.environ.get("OMS_SECRETS", "secretsmanager") == "env"
+
+
+def webhook_secret(kind: str, source: str) -> str:
+    if _local():
+        return _from_env(f"OMS_WEBHOOK_SECRET_{kind.upper()}_{source.upper()}")
+    return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/webhooks/{kind}/{source}")
+
+
+def ops_token() -> str:
+    if _local():
+        return _from_env("OMS_OPS_TOKEN")
+    return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/ops-token")

@@ -1,0 +1,18 @@
+"""The composition root: real adapters wired into a service Context, built once per
+Lambda instance (on first use, so that cold start only pays for what a handler needs)."""
+from __future__ import annotations
+
+from functools import cache
+
+from oms.adapters.dynamodb import DynamoStore
+from oms.adapters.payment_simulator import SimulatedCardProcessor
+from oms.adapters.system import SystemClock, new_order_id, new_order_number
+from oms.services.context import Context
+
+
+@cache
+def context() -> Context:
+    clock = SystemClock()
+    store = DynamoStore(clock)
+    return Context(store=store, inventory=store, payments=SimulatedCardProcessor(), clock=clock,
+                   new_order_id=new_order_id, new_order_number=new_order_number)

@@ -1,0 +1,1 @@
+"""Pure business rules: no AWS, no clock, no randomness that cannot be injected."""

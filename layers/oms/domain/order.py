@@ -1,0 +1,452 @@
+"""The order aggregate: lines with quantity buckets, delivery groups, fulfilment orders,
+shipments, payment and holds. Every change returns the domain events that describe it;
+a method that has nothing to do (a duplicate or late delivery) returns no events."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .events import DomainEvent
+
+STATUSES = ("received", "on_hold", "processing", "partially_shipped", "shipped",
+            "partially_delivered", "delivered", "cancelled")
+
+VALIDATION_HOLDS = ("invalid_address", "invalid_customer", "unknown_sku", "totals_mismatch")
+PAYMENT_HOLDS = ("payment_declined", "payment_error")
+
+# Carrier statuses in the order a parcel moves through them. A later update never moves a
+# shipment back down this list; exception-like statuses sit beside it (rank of in_transit).
+TRACKING_RANK = {"label_created": 0, "in_transit": 1, "exception": 1, "out_for_delivery": 2,
+                 "returned_to_sender": 3, "delivered": 3}
+TRACKING_STATUSES = ("in_transit", "out_for_delivery", "delivered", "exception", "returned_to_sender")
+
+
+class OrderRuleViolation(ValueError):
+    """A request that the order's current state does not allow (a 409/422 for a caller)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Hold:
+    type: str
+    detail: str
+
+
+@dataclass
+class Line:
+    line_id: str
+    sku: str
+    name: str
+    unit_price: int
+    delivery_group: str
+    ordered: int
+    cancelled: int = 0
+    allocated: int = 0
+    shipped: int = 0
+    delivered: int = 0
+
+    @property
+    def open_quantity(self) -> int:
+        return self.ordered - self.cancelled
+
+    @property
+    def unallocated(self) -> int:
+        return self.open_quantity - self.allocated
+
+    @property
+    def status(self) -> str:
+        open_qty = self.open_quantity
+        if open_qty == 0:
+            return "cancelled"
+        if self.delivered == open_qty:
+            return "delivered"
+        if self.delivered:
+            return "partially_delivered"
+        if self.shipped == open_qty:
+            return "shipped"
+        if self.shipped:
+            return "partially_shipped"
+        if self.allocated == open_qty:
+            return "allocated"
+        if self.allocated:
+            return "partially_allocated"
+        return "open"
+
+
+@dataclass
+class DeliveryGroup:
+    group_id: str
+    shipping_address: dict
+    shipping_method: str
+    shipping_total: int
+
+
+@dataclass
+class Allocation:
+    line_id: str
+    sku: str
+    location_id: str
+    quantity: int
+
+
+@dataclass
+class Shipment:
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+    service: str
+    status: str
+    shipped_at: str
+    lines: list[dict]
+    estimated_delivery: str | None = None
+    delivered_at: str | None = None
+    events: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class FulfillmentOrder:
+    fulfillment_order_id: str
+    location_id: str
+    delivery_group: str
+    status: str
+    lines: list[dict]
+    shipments: list[Shipment] = field(default_factory=list)
+
+    def remaining(self, line_id: str) -> int:
+        line = next(fl for fl in self.lines if fl["line_id"] == line_id)
+        return line["quantity"] - line["shipped"]
+
+
+@dataclass
+class Payment:
+    method: str
+    currency: str
+    token: str | None = None
+    reference: str | None = None
+    status: str = "pending"  # pending | authorized | declined | failed | paid
+    authorization_id: str | None = None
+    authorized: int = 0
+    captured: int = 0
+    refunded: int = 0
+    transactions: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Order:
+    order_id: str
+    order_number: str
+    channel: str
+    external_id: str
+    channel_order_number: str
+    placed_at: str
+    received_at: str
+    currency: str
+    customer: dict
+    billing_address: dict
+    delivery_groups: list[DeliveryGroup]
+    lines: list[Line]
+    tax_total: int
+    discount_total: int
+    total: int
+    payment: Payment
+    holds: list[Hold] = field(default_factory=list)
+    allocations: list[Allocation] = field(default_factory=list)
+    fulfillment_orders: list[FulfillmentOrder] = field(default_factory=list)
+    validated: bool = False
+    # Persistence bookkeeping set by the store: optimistic-lock version and history length.
+    version: int = 0
+    history_length: int = 0
+
+    # ---- derived -------------------------------------------------------------------------
+    @property
+    def shipping_total(self) -> int:
+        return sum(g.shipping_total for g in self.delivery_groups)
+
+    @property
+    def merchandise_total(self) -> int:
+        return sum(line.unit_price * line.ordered for line in self.lines)
+
+    @property
+    def fully_allocated(self) -> bool:
+        return all(line.unallocated == 0 for line in self.lines)
+
+    @property
+    def status(self) -> str:
+        open_lines = [line for line in self.lines if line.open_quantity]
+        if not open_lines:
+            return "cancelled"
+        if all(line.delivered == line.open_quantity for line in open_lines):
+            return "delivered"
+        if self.holds:
+            return "on_hold"
+        if any(line.delivered for line in open_lines):
+            return "partially_delivered"
+        if all(line.shipped == line.open_quantity for line in open_lines):
+            return "shipped"
+        if any(line.shipped for line in open_lines):
+            return "partially_shipped"
+        if self.fulfillment_orders or self.payment.status in ("authorized", "paid"):
+            return "processing"
+        return "received"
+
+    def line(self, line_id: str) -> Line:
+        return next(line for line in self.lines if line.line_id == line_id)
+
+    def hold_types(self) -> set[str]:
+        return {hold.type for hold in self.holds}
+
+    def fulfillment_order(self, fulfillment_order_id: str) -> FulfillmentOrder:
+        for fo in self.fulfillment_orders:
+            if fo.fulfillment_order_id == fulfillment_order_id:
+                return fo
+        raise OrderRuleViolation("not_found", f"no fulfillment order {fulfillment_order_id}")
+
+    def shipments(self) -> list[tuple[FulfillmentOrder, Shipment]]:
+        return [(fo, s) for fo in self.fulfillment_orders for s in fo.shipments]
+
+    # ---- holds -----------------------------------------------------------------------------
+    def _place_holds(self, holds: list[Hold]) -> list[DomainEvent]:
+        new = [h for h in holds if h.type not in self.hold_types()]
+        self.holds.extend(new)
+        return [DomainEvent("OrderHeld", {"hold_type": h.type, "detail": h.detail}) for h in new]
+
+    def _release_hold(self, hold_type: str, reason: str) -> list[DomainEvent]:
+        if hold_type not in self.hold_types():
+            return []
+        self.holds = [h for h in self.holds if h.type != hold_type]
+        return [DomainEvent("HoldReleased", {"hold_type": hold_type, "reason": reason})]
+
+    # ---- pipeline steps --------------------------------------------------------------------
+    def record_validation(self, problems: list[Hold]) -> list[DomainEvent]:
+        if self.validated or self.hold_types() & set(VALIDATION_HOLDS):
+            return []
+        if problems:
+            return self._place_holds(problems)
+        self.validated = True
+        return [DomainEvent("OrderValidated", {})]
+
+    def needs_allocation(self) -> bool:
+        blocked = self.hold_types() - {"backorder"}
+        return self.validated and not blocked and not self.fully_allocated
+
+    def record_allocation(self, reserved: list[Allocation]) -> list[DomainEvent]:
+        """Keep what was reserved; hold the order as backordered for the rest."""
+        events: list[DomainEvent] = []
+        for allocation in reserved:
+            line = self.line(allocation.line_id)
+            if allocation.quantity > line.unallocated:
+                raise OrderRuleViolation("over_allocation", f"line {line.line_id} over-allocated")
+            line.allocated += allocation.quantity
+            self._merge_allocation(allocation)
+        if reserved:
+            events.append(DomainEvent("InventoryReserved", {
+                "reservations": [asdict(a) for a in reserved]}))
+        if self.fully_allocated:
+            events += self._release_hold("backorder", "stock reserved for every line")
+            events.append(DomainEvent("OrderAllocated", {"allocations": [asdict(a) for a in self.allocations]}))
+        else:
+            short = {line.sku: line.unallocated for line in self.lines if line.unallocated}
+            detail = ", ".join(f"{sku} x{qty}" for sku, qty in sorted(short.items()))
+            events += self._place_holds([Hold("backorder", f"waiting for stock: {detail}")])
+        return events
+
+    def _merge_allocation(self, new: Allocation) -> None:
+        for existing in self.allocations:
+            if (existing.line_id, existing.location_id) == (new.line_id, new.location_id):
+                existing.quantity += new.quantity
+                return
+        self.allocations.append(Allocation(new.line_id, new.sku, new.location_id, new.quantity))
+
+    def needs_payment(self) -> bool:
+        return (self.fully_allocated and self.validated and self.payment.status == "pending"
+                and not self.hold_types())
+
+    def record_prepaid(self, now: str) -> list[DomainEvent]:
+        if not self.needs_payment() or self.payment.method != "prepaid":
+            return []
+        self.payment.status = "paid"
+        self.payment.authorized = self.payment.captured = self.total
+        self.payment.transactions.append({
+            "type": "prepaid", "amount": self.total, "status": "succeeded",
+            "processor_id": self.payment.reference, "idempotency_key": None, "occurred_at": now})
+        return [DomainEvent("PaymentRecorded", {"amount": self.total, "currency": self.currency,
+                                                "reference": self.payment.reference})]
+
+    def record_authorization(self, *, approved: bool, authorization_id: str | None, decline_code: str | None,
+                             idempotency_key: str, now: str) -> list[DomainEvent]:
+        if not self.needs_payment() or self.payment.method != "card":
+            return []
+        self.payment.transactions.append({
+            "type": "authorization", "amount": self.total, "status": "succeeded" if approved else "declined",
+            "processor_id": authorization_id, "idempotency_key": idempotency_key, "occurred_at": now,
+            "decline_code": decline_code})
+        if not approved:
+            self.payment.status = "declined"
+            return [DomainEvent("PaymentDeclined", {"amount": self.total, "decline_code": decline_code}),
+                    *self._place_holds([Hold("payment_declined", f"card declined: {decline_code}")])]
+        self.payment.status = "authorized"
+        self.payment.authorization_id = authorization_id
+        self.payment.authorized = self.total
+        return [DomainEvent("PaymentAuthorized", {"amount": self.total, "currency": self.currency,
+                                                  "authorization_id": authorization_id})]
+
+    def record_payment_failure(self, reason: str, idempotency_key: str, now: str) -> list[DomainEvent]:
+        if not self.needs_payment():
+            return []
+        self.payment.status = "failed"
+        self.payment.transactions.append({
+            "type": "authorization", "amount": self.total, "status": "failed", "processor_id": None,
+            "idempotency_key": idempotency_key, "occurred_at": now, "decline_code": reason})
+        return [DomainEvent("PaymentFailed", {"amount": self.total, "reason": reason}),
+                *self._place_holds([Hold("payment_error", f"processor unavailable: {reason}")])]
+
+    def create_fulfillment_orders(self) -> list[DomainEvent]:
+        """One fulfilment order per (location, delivery group) of the allocations."""
+        if self.fulfillment_orders or self.payment.status not in ("authorized", "paid") or self.hold_types():
+            return []
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for allocation in self.allocations:
+            line = self.line(allocation.line_id)
+            key = (allocation.location_id, line.delivery_group)
+            groups.setdefault(key, []).append(
+                {"line_id": line.line_id, "sku": line.sku, "quantity": allocation.quantity, "shipped": 0})
+        events = []
+        for n, ((location_id, group_id), lines) in enumerate(sorted(groups.items()), start=1):
+            fo = FulfillmentOrder(f"{self.order_id}-F{n}", location_id, group_id, "awaiting_shipment", lines)
+            self.fulfillment_orders.append(fo)
+            events.append(DomainEvent("FulfillmentOrderCreated", {
+                "fulfillment_order_id": fo.fulfillment_order_id, "location_id": location_id,
+                "delivery_group": group_id, "lines": lines}))
+        return events
+
+    def ship(self, fulfillment_order_id: str, *, carrier: str, tracking_number: str, service: str,
+             lines: list[dict] | None, now: str) -> tuple[Shipment, list[DomainEvent]]:
+        """Create a shipment of the given lines (all that remain when None). Shipping the same
+        tracking number on the same fulfilment order again returns the existing shipment."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        for existing in fo.shipments:
+            if existing.tracking_number == tracking_number:
+                return existing, []
+        if self.hold_types():
+            raise OrderRuleViolation("order_on_hold", "the order is on hold and cannot ship")
+        wanted = self._shipment_lines(fo, lines)
+        shipment = Shipment(f"{fulfillment_order_id}-S{len(fo.shipments) + 1}", carrier, tracking_number,
+                            service, "label_created", now, wanted)
+        fo.shipments.append(shipment)
+        for item in wanted:
+            fo_line = next(fl for fl in fo.lines if fl["line_id"] == item["line_id"])
+            fo_line["shipped"] += item["quantity"]
+            self.line(item["line_id"]).shipped += item["quantity"]
+        fo.status = "shipped" if all(fl["shipped"] == fl["quantity"] for fl in fo.lines) else "partially_shipped"
+        return shipment, [DomainEvent("ShipmentCreated", {
+            "fulfillment_order_id": fo.fulfillment_order_id, "shipment_id": shipment.shipment_id,
+            "location_id": fo.location_id, "carrier": carrier, "tracking_number": tracking_number,
+            "service": service, "lines": wanted})]
+
+    def _shipment_lines(self, fo: FulfillmentOrder, lines: list[dict] | None) -> list[dict]:
+        if lines is None:
+            wanted = [{"line_id": fl["line_id"], "sku": fl["sku"], "quantity": fl["quantity"] - fl["shipped"]}
+                      for fl in fo.lines if fl["quantity"] > fl["shipped"]]
+            if not wanted:
+                raise OrderRuleViolation("nothing_to_ship", "every unit of this fulfillment order has shipped")
+            return wanted
+        wanted = []
+        for request in lines:
+            need = request["quantity"]
+            for fl in fo.lines:
+                if fl["sku"] != request["sku"] or need == 0:
+                    continue
+                take = min(need, fl["quantity"] - fl["shipped"])
+                if take:
+                    wanted.append({"line_id": fl["line_id"], "sku": fl["sku"], "quantity": take})
+                    need -= take
+            if need:
+                raise OrderRuleViolation(
+                    "quantity_exceeds_remaining",
+                    f"{request['sku']}: {request['quantity']} requested, fewer remain on this fulfillment order")
+        return wanted
+
+    def capture_due(self) -> int:
+        """What the shipped units entitle us to capture now. Shipping and tax follow the
+        merchandise proportionally; the last shipment takes the remainder so that a fully
+        shipped order has captured exactly its authorisation."""
+        if self.payment.status != "authorized":
+            return 0
+        open_lines = [line for line in self.lines if line.open_quantity]
+        if all(line.shipped == line.open_quantity for line in open_lines):
+            target = self.payment.authorized
+        else:
+            merchandise = sum(line.unit_price * line.open_quantity for line in open_lines)
+            shipped = sum(line.unit_price * line.shipped for line in open_lines)
+            target = self.payment.authorized * shipped // merchandise if merchandise else 0
+        return max(0, min(target, self.payment.authorized) - self.payment.captured)
+
+    def record_capture(self, *, amount: int, capture_id: str, idempotency_key: str, shipment_id: str,
+                       now: str) -> list[DomainEvent]:
+        if any(t.get("idempotency_key") == idempotency_key for t in self.payment.transactions):
+            return []
+        if amount <= 0 or self.payment.captured + amount > self.payment.authorized:
+            raise OrderRuleViolation("over_capture", "capture would exceed the authorised amount")
+        self.payment.captured += amount
+        self.payment.transactions.append({
+            "type": "capture", "amount": amount, "status": "succeeded", "processor_id": capture_id,
+            "idempotency_key": idempotency_key, "occurred_at": now, "shipment_id": shipment_id})
+        return [DomainEvent("PaymentCaptured", {"amount": amount, "currency": self.currency,
+                                                "shipment_id": shipment_id, "capture_id": capture_id})]
+
+    def apply_tracking(self, tracking_number: str, update: dict) -> list[DomainEvent]:
+        """Record a carrier checkpoint once; move the shipment's status only forwards."""
+        match = [(fo, s) for fo, s in self.shipments() if s.tracking_number == tracking_number]
+        if not match:
+            return []
+        fo, shipment = match[0]
+        checkpoint = {k: update.get(k) for k in ("status", "occurred_at", "description", "location")}
+        if checkpoint in shipment.events:
+            return []
+        shipment.events.append(checkpoint)
+        shipment.events.sort(key=lambda e: e["occurred_at"] or "")
+        if update.get("estimated_delivery"):
+            shipment.estimated_delivery = update["estimated_delivery"]
+        events = [DomainEvent("ShipmentTrackingUpdated", {
+            "shipment_id": shipment.shipment_id, "tracking_number": tracking_number, **checkpoint})]
+        if TRACKING_RANK[update["status"]] < TRACKING_RANK[shipment.status] or shipment.status == "delivered":
+            return events
+        shipment.status = update["status"]
+        if shipment.status == "exception" or shipment.status == "returned_to_sender":
+            events.append(DomainEvent("ShipmentException", {
+                "shipment_id": shipment.shipment_id, "status": shipment.status,
+                "description": update.get("description")}))
+        if shipment.status == "delivered":
+            shipment.delivered_at = update["occurred_at"]
+            for item in shipment.lines:
+                self.line(item["line_id"]).delivered += item["quantity"]
+            if all(s.status == "delivered" for s in fo.shipments) and fo.status == "shipped":
+                fo.status = "delivered"
+            events.append(DomainEvent("ShipmentDelivered", {
+                "shipment_id": shipment.shipment_id, "fulfillment_order_id": fo.fulfillment_order_id,
+                "delivered_at": update["occurred_at"]}))
+            if self.status == "delivered":
+                events.append(DomainEvent("OrderDelivered", {"delivered_at": update["occurred_at"]}))
+        return events
+
+    # ---- persistence shape ----------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["version"], data["history_length"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Order:
+        data = dict(data)
+        data["delivery_groups"] = [DeliveryGroup(**g) for g in data["delivery_groups"]]
+        data["lines"] = [Line(**line) for line in data["lines"]]
+        data["payment"] = Payment(**data["payment"])
+        data["holds"] = [Hold(**h) for h in data["holds"]]
+        data["allocations"] = [Allocation(**a) for a in data["allocations"]]
+        data["fulfillment_orders"] = [
+            FulfillmentOrder(**{**fo, "shipments": [Shipment(**s) for s in fo["shipments"]]})
+            for fo in data["fulfillment_orders"]]
+        return cls(**data)

@@ -1,0 +1,154 @@
+"""The canonical order every channel maps to (the generic webhook's body), parsed with
+Powertools Parser models. Structural problems are refused (422); business problems are not
+judged here but by validation, which holds the order."""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+
+from oms.domain.money import MoneyError, currency_exponent, to_minor
+from oms.domain.order import DeliveryGroup, Line, Order, Payment
+
+DecimalString = Annotated[str, Field(strict=True, pattern=r"^-?\d{1,15}(\.\d{1,6})?$", max_length=24)]
+Text = Annotated[str, Field(strict=True, max_length=500)]
+Id = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class Address(_Model):
+    name: Text = ""
+    line1: Text = ""
+    line2: Text = ""
+    city: Text = ""
+    region: Text = ""
+    postal_code: Text = ""
+    country: Text = ""
+    phone: Text | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class Customer(_Model):
+    email: Text
+    first_name: Text = ""
+    last_name: Text = ""
+    phone: Text | None = None
+    customer_id: Text | None = None
+
+
+class OrderLine(_Model):
+    sku: Id
+    quantity: Annotated[StrictInt, Field(gt=0, le=100_000)]
+    unit_price: DecimalString
+    name: Text | None = None
+    delivery_group: Id | None = None
+
+
+class DeliveryGroupIn(_Model):
+    group_id: Id
+    shipping_address: Address | None = None
+    shipping_method: Text = "standard"
+    shipping_total: DecimalString = "0"
+
+
+class CardPayment(_Model):
+    method: Literal["card"]
+    token: Id
+
+
+class PrepaidPayment(_Model):
+    method: Literal["prepaid"]
+    reference: Id
+
+
+class CanonicalOrder(_Model):
+    external_id: Id
+    channel_order_number: Text | None = None
+    placed_at: AwareDatetime
+    currency: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z]{3}$")]
+    customer: Customer
+    billing_address: Address | None = None
+    shipping_address: Address | None = None
+    shipping_method: Text | None = None
+    delivery_groups: Annotated[list[DeliveryGroupIn], Field(min_length=1, max_length=50)] | None = None
+    lines: Annotated[list[OrderLine], Field(min_length=1, max_length=500)]
+    shipping_total: DecimalString = "0"
+    tax_total: DecimalString = "0"
+    discount_total: DecimalString = "0"
+    total: DecimalString
+    payment: Annotated[CardPayment | PrepaidPayment, Field(discriminator="method")]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CanonicalOrder:
+        try:
+            currency_exponent(self.currency)
+            amounts = [self.total, self.shipping_total, self.tax_total, self.discount_total,
+                       *(line.unit_price for line in self.lines),
+                       *(g.shipping_total for g in self.delivery_groups or [])]
+            for amount in amounts:
+                to_minor(amount, self.currency)
+        except MoneyError as error:
+            raise ValueError(str(error)) from None
+        if self.delivery_groups is not None:
+            if self.shipping_address is not None:
+                raise ValueError("give either shipping_address or delivery_groups, not both")
+            ids = [g.group_id for g in self.delivery_groups]
+            if len(set(ids)) != len(ids):
+                raise ValueError("delivery_groups have duplicate group_id")
+            for n, line in enumerate(self.lines):
+                if line.delivery_group not in ids:
+                    raise ValueError(f"lines[{n}].delivery_group must name one of {ids}")
+        return self
+
+    def groups(self) -> list[DeliveryGroupIn]:
+        if self.delivery_groups is not None:
+            return self.delivery_groups
+        return [DeliveryGroupIn(group_id="g1", shipping_address=self.shipping_address,
+                                shipping_method=self.shipping_method or "standard",
+                                shipping_total=self.shipping_total)]
+
+
+def error_details(error) -> list[dict]:
+    """pydantic's errors as the API's `details`: where and what, without echoing input."""
+    return [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in error.errors()]
+
+
+def build_order(c: CanonicalOrder, *, order_id: str, order_number: str, channel: str, received_at: str) -> Order:
+    cur = c.currency.upper()
+    groups = c.groups()
+    default_group = groups[0].group_id
+    return Order(
+        order_id=order_id, order_number=order_number, channel=channel, external_id=c.external_id,
+        channel_order_number=c.channel_order_number or c.external_id,
+        placed_at=c.placed_at.isoformat().replace("+00:00", "Z"), received_at=received_at, currency=cur,
+        customer=c.customer.model_dump(), billing_address=c.billing_address.model_dump() if c.billing_address else {},
+        delivery_groups=[DeliveryGroup(g.group_id, g.shipping_address.model_dump() if g.shipping_address else {},
+                                       g.shipping_method, to_minor(g.shipping_total, cur)) for g in groups],
+        lines=[Line(f"L{n}", line.sku, line.name or line.sku, to_minor(line.unit_price, cur),
+                    line.delivery_group or default_group, line.quantity)
+               for n, line in enumerate(c.lines, start=1)],
+        tax_total=to_minor(c.tax_total, cur), discount_total=to_minor(c.discount_total, cur),
+        total=to_minor(c.total, cur),
+        payment=Payment(method=c.payment.method, currency=cur,
+                        token=getattr(c.payment, "token", None), reference=getattr(c.payment, "reference", None)),
+    )
+
+
+
+class TrackingUpdate(_Model):
+    """A carrier's checkpoint in the OMS's own words (the generic tracking webhook's body)."""
+    tracking_number: Id
+    status: Literal["in_transit", "out_for_delivery", "delivered", "exception", "returned_to_sender"]
+    occurred_at: AwareDatetime
+    description: Text = ""
+    location: Text = ""
+    estimated_delivery: Text | None = None
+
+    def as_update(self) -> dict:
+        data = self.model_dump()
+        data["occurred_at"] = self.occurred_at.isoformat().replace("+00:00", "Z")
+        return data

@@ -1,0 +1,32 @@
+"""What a use case needs from the outside world, gathered in one place."""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .ports import InventoryStore, OrderStore, PaymentProcessor
+
+
+class Clock(Protocol):
+    def now(self) -> str: ...  # ISO 8601 UTC with a Z
+    def timestamp(self) -> float: ...
+
+
+@dataclass
+class Context:
+    store: OrderStore
+    inventory: InventoryStore
+    payments: PaymentProcessor
+    clock: Clock
+    new_order_id: Callable[[], str]
+    new_order_number: Callable[[], str]
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = field(default=random.random)
+    payment_attempts: int = 3
+
+    def backoff(self, attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
+        """Full-jitter exponential backoff between retries of a contended or failing step."""
+        self.sleep(min(cap, base * 2 ** attempt) * self.jitter())

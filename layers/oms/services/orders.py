@@ -1,0 +1,156 @@
+"""The order pipeline's steps. Each loads the order, asks the domain what happens, and
+commits the new state with its events atomically. A step with nothing to do (a duplicate or
+late event) commits nothing, so every step is safe to run again."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from oms.domain.events import DomainEvent
+from oms.domain.inventory import plan_sourcing
+from oms.domain.order import Order, OrderRuleViolation
+from oms.domain.validation import find_problems
+
+from .context import Context
+from .ports import ConcurrentModification, InsufficientStock, OrderCommit, StockMove, TransientPaymentError
+
+MAX_ATTEMPTS = 12
+
+
+class UnknownOrder(LookupError):
+    pass
+
+
+def update_order(ctx: Context, order_id: str, step: Callable[[Order], OrderCommit | None]) -> list[DomainEvent]:
+    """Load, apply, commit; on a lost race (version or stock condition) reload and try again."""
+    for attempt in range(MAX_ATTEMPTS):
+        order = ctx.store.load(order_id)
+        if order is None:
+            raise UnknownOrder(order_id)
+        change = step(order)
+        if change is None or not change.events:
+            return []
+        try:
+            ctx.store.commit(change)
+            return change.events
+        except (ConcurrentModification, InsufficientStock):
+            ctx.backoff(attempt)
+    raise ConcurrentModification(order_id)
+
+
+def validate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
+    def step(order: Order) -> OrderCommit:
+        problems = find_problems(order, ctx.inventory.known_skus({line.sku for line in order.lines}))
+        return OrderCommit(order, order.record_validation(problems))
+    return update_order(ctx, order_id, step)
+
+
+def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
+    def step(order: Order) -> OrderCommit | None:
+        if not order.needs_allocation():
+            return None
+        stock = ctx.inventory.stock_levels({line.sku for line in order.lines if line.unallocated})
+        priorities = {loc.location_id: loc.priority for loc in ctx.inventory.locations()}
+        plan = plan_sourcing(order.lines, stock, priorities)
+        was_waiting = "backorder" in order.hold_types()
+        events = order.record_allocation(plan)
+        backorder = None
+        if order.fully_allocated and was_waiting:
+            backorder = "done"
+        elif not order.fully_allocated and not was_waiting:
+            backorder = "wait"
+        return OrderCommit(order, events, backorder=backorder,
+                           stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan])
+    return update_order(ctx, order_id, step)
+
+
+def retry_backorders(ctx: Context, sku: str | None = None) -> int:
+    """Offer stock to waiting orders first come, first served; returns how many moved."""
+    moved = 0
+    for order_id, skus in ctx.store.backordered_orders():
+        if sku is None or sku in skus:
+            if allocate_order(ctx, order_id):
+                moved += 1
+    return moved
+
+
+def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
+    """Authorise the card (with backoff on transient processor errors, then hold the order)
+    or record the channel's prepayment. The idempotency key makes a retry safe."""
+    def step(order: Order) -> OrderCommit | None:
+        if not order.needs_payment():
+            return None
+        now = ctx.clock.now()
+        if order.payment.method == "prepaid":
+            return OrderCommit(order, order.record_prepaid(now))
+        key = f"{order.order_id}:authorize"
+        error = None
+        for attempt in range(ctx.payment_attempts):
+            try:
+                result = ctx.payments.authorize(amount=order.total, currency=order.currency,
+                                                token=order.payment.token, idempotency_key=key)
+                return OrderCommit(order, order.record_authorization(
+                    approved=result.approved, authorization_id=result.authorization_id,
+                    decline_code=result.decline_code, idempotency_key=key, now=now))
+            except TransientPaymentError as failure:
+                error = failure
+                if attempt + 1 < ctx.payment_attempts:
+                    ctx.backoff(attempt, base=0.2, cap=2.0)
+        return OrderCommit(order, order.record_payment_failure(str(error), key, now))
+    return update_order(ctx, order_id, step)
+
+
+def create_fulfillment_orders(ctx: Context, order_id: str) -> list[DomainEvent]:
+    return update_order(ctx, order_id, lambda order: OrderCommit(order, order.create_fulfillment_orders()))
+
+
+@dataclass
+class ShipResult:
+    order: Order
+    shipment: dict
+    created: bool
+
+
+def ship_fulfillment_order(ctx: Context, fulfillment_order_id: str, *, carrier: str, tracking_number: str,
+                           service: str, lines: list[dict] | None) -> ShipResult:
+    order_id = fulfillment_order_id.rsplit("-F", 1)[0]
+    result: dict = {}
+
+    def step(order: Order) -> OrderCommit:
+        shipment, events = order.ship(fulfillment_order_id, carrier=carrier, tracking_number=tracking_number,
+                                      service=service, lines=lines, now=ctx.clock.now())
+        location = order.fulfillment_order(fulfillment_order_id).location_id
+        result["shipment"], result["order"] = shipment, order
+        return OrderCommit(order, events, tracking_numbers=[tracking_number] if events else [],
+                           stock_moves=[StockMove(i["sku"], location, ship=i["quantity"])
+                                        for i in (events[0].data["lines"] if events else [])])
+    try:
+        events = update_order(ctx, order_id, step)
+    except UnknownOrder:
+        raise OrderRuleViolation("not_found", f"no fulfillment order {fulfillment_order_id}") from None
+    return ShipResult(result["order"], result["shipment"], bool(events))
+
+
+def capture_shipment(ctx: Context, order_id: str, shipment_id: str) -> list[DomainEvent]:
+    """Capture what the shipped units are worth, once per shipment (the key says which)."""
+    def step(order: Order) -> OrderCommit | None:
+        key = f"{order.order_id}:capture:{shipment_id}"
+        amount = order.capture_due()
+        if amount <= 0 or any(t.get("idempotency_key") == key for t in order.payment.transactions):
+            return None
+        capture_id = ctx.payments.capture(authorization_id=order.payment.authorization_id, amount=amount,
+                                          currency=order.currency, idempotency_key=key)
+        return OrderCommit(order, order.record_capture(amount=amount, capture_id=capture_id, idempotency_key=key,
+                                                       shipment_id=shipment_id, now=ctx.clock.now()))
+    return update_order(ctx, order_id, step)
+
+
+def apply_tracking_update(ctx: Context, update: dict) -> str:
+    """Returns "applied", "duplicate" or "unmatched" (kept, so the carrier stops retrying)."""
+    order_id = ctx.store.find_by_tracking_number(update["tracking_number"])
+    if order_id is None:
+        ctx.store.record_unmatched_tracking(update["tracking_number"], update, ctx.clock.now())
+        return "unmatched"
+    events = update_order(ctx, order_id, lambda order: OrderCommit(
+        order, order.apply_tracking(update["tracking_number"], update)))
+    return "applied" if events else "duplicate"

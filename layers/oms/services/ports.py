@@ -1,0 +1,87 @@
+"""The ports the services depend on, and the shapes that cross them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from oms.domain.events import DomainEvent
+from oms.domain.inventory import Location, StockLevel
+from oms.domain.order import Order
+
+
+class ConcurrentModification(Exception):
+    """Someone else changed the aggregate (or an item in the same transaction) first."""
+
+
+class InsufficientStock(Exception):
+    """A reservation's condition (available >= quantity) failed at commit time."""
+
+
+class DuplicateReference(Exception):
+    """An external id, order number or tracking number is already taken."""
+
+
+@dataclass(frozen=True)
+class StockMove:
+    """One (sku, location) change committed with the order: reserve units, or ship
+    reserved units out of the building (taking them out of on_hand and reserved)."""
+    sku: str
+    location_id: str
+    reserve: int = 0
+    ship: int = 0
+
+
+@dataclass
+class OrderCommit:
+    """Everything one step changes, written in a single DynamoDB transaction."""
+    order: Order
+    events: list[DomainEvent]
+    is_new: bool = False
+    body_hash: str | None = None
+    stock_moves: list[StockMove] = field(default_factory=list)
+    backorder: str | None = None  # "wait" to join the backorder queue, "done" to leave it
+    tracking_numbers: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ExternalRef:
+    order_id: str
+    order_number: str
+    body_hash: str
+
+
+class OrderStore(Protocol):
+    def load(self, order_id: str) -> Order | None: ...
+    def commit(self, change: OrderCommit) -> None: ...
+    def history(self, order_id: str) -> list[dict]: ...
+    def find_external(self, channel: str, external_id: str) -> ExternalRef | None: ...
+    def find_by_order_number(self, order_number: str) -> str | None: ...
+    def find_by_channel_number(self, channel_order_number: str) -> list[str]: ...
+    def find_by_tracking_number(self, tracking_number: str) -> str | None: ...
+    def record_unmatched_tracking(self, tracking_number: str, update: dict, received_at: str) -> None: ...
+    def backordered_orders(self) -> list[tuple[str, list[str]]]: ...
+
+
+class InventoryStore(Protocol):
+    def known_skus(self, skus: set[str]) -> set[str]: ...
+    def stock_levels(self, skus: set[str]) -> list[StockLevel]: ...
+    def set_stock(self, sku: str, location_id: str, on_hand: int, safety_stock: int, now: str) -> StockLevel: ...
+    def locations(self) -> list[Location]: ...
+    def put_location(self, location: Location, now: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    approved: bool
+    authorization_id: str | None
+    decline_code: str | None = None
+
+
+class TransientPaymentError(Exception):
+    """The processor could not answer (timeout, 5xx, processing error): safe to retry
+    with the same idempotency key."""
+
+
+class PaymentProcessor(Protocol):
+    def authorize(self, *, amount: int, currency: str, token: str, idempotency_key: str) -> AuthorizationResult: ...
+    def capture(self, *, authorization_id: str, amount: int, currency: str, idempotency_key: str) -> str: ...
