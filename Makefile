@@ -41,7 +41,7 @@ deploy: package
 	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE)
 
 bench: venv
-	$(PY) -m tests.perf.bench
+	$(PY) tests/perf/bench.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
