@@ -38,16 +38,34 @@ def configure_environment(stage: str = "local") -> dict:
     return env
 
 
-def start_moto(port: int):
+def parse_faults(spec: str) -> dict[str, float]:
+    """OMS_LOCAL_FAULTS="DynamoDB_20120810.TransactWriteItems=0.2,AmazonSQS.DeleteMessageBatch=0.1":
+    the share of those AWS calls the local server fails with a 500, to rehearse failures."""
+    faults = {}
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        target, _, rate = part.partition("=")
+        faults[target] = float(rate)
+    return faults
+
+
+def start_moto(port: int, faults: dict[str, float] | None = None):
     """moto's WSGI app behind a lock: DynamoDB serialises conflicting writes, and moto's
     in-memory backends are not thread-safe, so the local server answers one call at a time."""
+    import json
+    import random
+
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
     backend = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
+    faults = faults or {}
 
     def app(environ, start_response):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target in faults and random.random() < faults[target]:
+            start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
+            return [json.dumps({"__type": "InternalServerError", "message": f"injected fault: {target}"}).encode()]
         with lock:
             return list(backend(environ, start_response))
 
@@ -64,7 +82,7 @@ class LocalStack:
 
     def start(self) -> None:
         env = configure_environment()
-        self.moto = start_moto(self.aws_port)
+        self.moto = start_moto(self.aws_port, parse_faults(os.environ.get("OMS_LOCAL_FAULTS", "")))
         from .provision import provision
 
         visibility = int(os.environ.get("OMS_LOCAL_VISIBILITY_TIMEOUT", "2"))

@@ -32,7 +32,24 @@ def api_errors(view):
             return view(*args, **kwargs)
         except ApiError as error:
             return error_response(error.status, error.code, error.message, error.details)
+        except Exception as error:
+            if not _is_dependency_failure(error):
+                raise
+            # Our database or bus failed, not the caller: a retryable 503, nothing half-written
+            # (every write is one transaction).
+            response = error_response(503, "temporarily_unavailable", "please retry shortly")
+            response.headers["Retry-After"] = "2"
+            return response
     return wrapped
+
+
+def _is_dependency_failure(error: Exception) -> bool:
+    from botocore.exceptions import BotoCoreError, ClientError
+    from pynamodb.exceptions import PynamoDBException
+
+    from oms.services.ports import ConcurrentModification
+
+    return isinstance(error, BotoCoreError | ClientError | PynamoDBException | ConcurrentModification)
 
 
 def raw_body(request) -> bytes:

@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.harness import OPS, TEST_ENV, Pipeline  # noqa: F401  (sets the environment first)
+from tests.support.signing import signed
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Api:
+    """The HTTP side of the app through chalice.test.Client, with the pipeline behind it."""
+
+    def __init__(self, pipeline: Pipeline):
+        self.pipeline = pipeline
+        self.http = pipeline.client.http
+
+    def webhook(self, kind: str, body, secret: str | None = None, headers: dict | None = None):
+        secret = secret or TEST_ENV[f"OMS_WEBHOOK_SECRET_{kind.upper()}_GENERIC"]
+        raw, signed_headers = signed(body, secret)
+        return self.http.post(f"/webhooks/{kind}/generic", body=raw, headers={**signed_headers, **(headers or {})})
+
+    def ops(self, method: str, path: str, body=None):
+        raw = b"" if body is None else json.dumps(body).encode()
+        return self.http.request(method, path, headers=OPS, body=raw)
+
+    def order(self, order_id: str) -> dict:
+        response = self.ops("GET", f"/orders/{order_id}")
+        assert response.status_code == 200, response.body
+        return response.json_body
+
+    def stock(self, sku: str, on_hand: int, location: str = "WH1", safety_stock: int = 0):
+        response = self.ops("PUT", f"/inventory/{sku}/locations/{location}",
+                            {"on_hand": on_hand, "safety_stock": safety_stock})
+        assert response.status_code == 200, response.body
+        return response.json_body
+
+    def location(self, location_id: str, priority: int = 1):
+        response = self.ops("PUT", f"/locations/{location_id}",
+                            {"name": location_id, "type": "warehouse", "priority": priority, "address": {}})
+        assert response.status_code == 200, response.body
+
+    def place(self, body) -> str:
+        response = self.webhook("orders", body)
+        assert response.status_code == 202, response.body
+        return response.json_body["order_id"]
+
+
+@pytest.fixture
+def api():
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from infra.local_api import emulate_api_gateway
+
+    with mock_aws():
+        import app
+
+        emulate_api_gateway()
+        with Client(app.app, stage_name="dev", project_dir=str(ROOT)) as client:
+            yield Api(Pipeline(client))
+
+
+@pytest.fixture
+def stocked(api):
+    api.location("WH1", priority=1)
+    for sku in ("SKU-1", "SKU-2", "SKU-3"):
+        api.stock(sku, 100)
+    api.pipeline.drain()
+    return api
+
+
+def table_items() -> list[dict]:
+    import boto3
+
+    return boto3.client("dynamodb").scan(TableName=TEST_ENV["OMS_TABLE"])["Items"]
