@@ -50,7 +50,8 @@ def provision(stage: str, region: str, visibility_timeout: int | None = None) ->
     for logical_id, props in queues:  # first every queue, then redrive (DLQ ARNs must exist)
         name = resolver.resolve(props["QueueName"])
         attributes = {"MessageRetentionPeriod": str(props.get("MessageRetentionPeriod", 345600)),
-                      "VisibilityTimeout": str(visibility_timeout or props.get("VisibilityTimeout", 30))}
+                      "VisibilityTimeout": str(props.get("VisibilityTimeout", 30) if visibility_timeout is None
+                                                  else visibility_timeout)}
         url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         resolver.refs[logical_id] = url
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{region}:{ACCOUNT}:{name}"

@@ -1,0 +1,116 @@
+"""Bad input gets a clear 4xx and writes nothing."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from tests.support.orders import canonical_order
+from tests.support.signing import signed
+
+from .conftest import table_items
+
+
+@pytest.fixture
+def baseline(stocked):
+    return stocked, len(table_items())
+
+
+def _error(response, status: int, code: str | None = None):
+    assert response.status_code == status, response.body
+    body = response.json_body
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}
+    if code:
+        assert body["error"]["code"] == code
+    return body["error"]
+
+
+def test_missing_wrong_and_stale_signatures_are_401_and_write_nothing(baseline):
+    api, before = baseline
+    raw = json.dumps(canonical_order()).encode()
+    http = api.http
+    _error(http.post("/webhooks/orders/generic", body=raw, headers={"Content-Type": "application/json"}),
+           401, "invalid_signature")
+    _, wrong = signed(raw, "not-the-secret")
+    _error(http.post("/webhooks/orders/generic", body=raw, headers=wrong), 401)
+    _, stale = signed(raw, "orders-secret", timestamp=int(time.time()) - 301)
+    _error(http.post("/webhooks/orders/generic", body=raw, headers=stale), 401)
+    _, good = signed(raw, "orders-secret")
+    _error(http.post("/webhooks/orders/generic", body=raw + b" ", headers=good), 401)  # tampered body
+    _error(http.post("/webhooks/orders/generic", body=raw, headers={"X-OMS-Signature": "garbage"}), 401)
+    assert len(table_items()) == before
+
+
+@pytest.mark.parametrize("raw, status, code", [
+    (b"{not json", 400, "invalid_json"),
+    (b"[1, 2]", 400, "invalid_json"),
+    (b"\xff\xfe", 400, "invalid_json"),
+    (json.dumps({"lines": []}).encode(), 422, "validation_failed"),
+])
+def test_unparseable_or_unformable_orders(baseline, raw, status, code):
+    api, before = baseline
+    _, headers = signed(raw, "orders-secret")
+    error = _error(api.http.post("/webhooks/orders/generic", body=raw, headers=headers), status, code)
+    if status == 422:
+        fields = {d["field"] for d in error["details"]}
+        assert {"external_id", "lines"} <= fields
+    assert len(table_items()) == before
+
+
+@pytest.mark.parametrize("change", [
+    {"lines": [{"sku": "SKU-1", "quantity": "2", "unit_price": "19.99"}]},
+    {"lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": 19.99}]},
+    {"lines": [{"sku": "SKU-1", "quantity": 2, "unit_price": "19.999"}]},
+    {"lines": [{"sku": "SKU-1", "quantity": -1, "unit_price": "19.99"}]},
+    {"currency": "XYZ"},
+    {"placed_at": "yesterday"},
+    {"payment": {"method": "cash"}},
+    {"customer": "ada@example.com"},
+    {"total": 48.18},
+])
+def test_wrong_types_are_422_with_details(baseline, change):
+    api, before = baseline
+    error = _error(api.webhook("orders", {**canonical_order(), **change}), 422, "validation_failed")
+    assert error["details"]
+    assert len(table_items()) == before
+
+
+def test_bodies_over_one_mebibyte_are_413(baseline):
+    api, before = baseline
+    body = canonical_order(filler="x" * (1024 * 1024))
+    _error(api.webhook("orders", body), 413, "payload_too_large")
+    assert len(table_items()) == before
+
+
+def test_same_external_id_with_another_body_is_409(baseline):
+    api, _ = baseline
+    body = canonical_order(external_id="WEB-409")
+    first = api.webhook("orders", body)
+    assert first.status_code == 202
+    again = api.webhook("orders", body)
+    assert again.status_code == 200 and again.json_body == first.json_body
+    _error(api.webhook("orders", {**body, "shipping_method": "express"}), 409, "external_id_conflict")
+
+
+def test_unknown_routes_are_4xx(api):
+    assert 400 <= api.http.get("/nothing/here").status_code < 500
+    assert 400 <= api.http.post("/webhooks/orders/unknown", body=b"{}").status_code < 500
+
+
+def test_ops_api_needs_the_bearer_token(stocked):
+    api = stocked
+    assert api.http.get("/inventory/SKU-1").status_code == 401
+    assert api.http.get("/inventory/SKU-1", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert api.http.get("/inventory/SKU-1", headers={"Authorization": "Basic ops-test-token"}).status_code == 401
+    assert api.ops("GET", "/inventory/SKU-1").status_code == 200
+
+
+def test_ops_inputs_are_checked(stocked):
+    api = stocked
+    _error(api.ops("PUT", "/inventory/SKU-9/locations/WH1", {"on_hand": -1}), 422)
+    _error(api.ops("PUT", "/inventory/SKU-9/locations/WH1", {"on_hand": "5"}), 422)
+    _error(api.ops("PUT", "/inventory/SKU-9/locations/NOWHERE", {"on_hand": 5}), 422, "unknown_location")
+    _error(api.ops("PUT", "/locations/WH9", {"name": "x", "type": "spaceship"}), 422)
+    _error(api.ops("GET", "/inventory/SKU-9"), 404, "not_found")
+    _error(api.ops("GET", "/orders/o-does-not-exist"), 404, "not_found")

@@ -1,0 +1,102 @@
+"""Business problems do not refuse a webhook: the order is kept, on hold, with typed holds."""
+from __future__ import annotations
+
+from tests.support.orders import ADDRESS, canonical_order
+
+
+def _holds(api, order_id):
+    order = api.order(order_id)
+    return order["status"], {h["type"] for h in order["holds"]}
+
+
+def test_an_address_that_fails_the_countrys_rules_holds_the_order(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(shipping_address={**ADDRESS, "postal_code": "ABCDE"}))
+    api.pipeline.drain()
+    assert _holds(api, order_id) == ("on_hold", {"invalid_address"})
+    order = api.order(order_id)
+    assert not order["fulfillment_orders"] and order["payments"]["authorized"] == "0.00"
+    assert api.ops("GET", "/inventory/SKU-1").json_body["totals"]["reserved"] == 0
+
+
+def test_unknown_skus_bad_email_and_wrong_totals_are_all_reported(stocked):
+    api = stocked
+    body = canonical_order(lines=[{"sku": "NOPE", "quantity": 1, "unit_price": "1.00"}])
+    body["customer"]["email"] = "not-an-email"
+    body["total"] = "1.00"
+    order_id = api.place(body)
+    api.pipeline.drain()
+    assert _holds(api, order_id) == ("on_hold", {"unknown_sku", "invalid_customer", "totals_mismatch"})
+
+
+def test_declined_cards_hold_the_order_and_keep_the_reservation(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(token="tok_chargeDeclinedInsufficientFunds"))
+    api.pipeline.drain()
+    order = api.order(order_id)
+    assert (order["status"], [h["type"] for h in order["holds"]]) == ("on_hold", ["payment_declined"])
+    assert order["payments"]["transactions"][0]["decline_code"] == "insufficient_funds"
+    assert not order["fulfillment_orders"]
+
+
+def test_a_processor_that_keeps_failing_is_retried_then_the_order_is_held(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(token="tok_processingError"))
+    api.pipeline.drain()
+    order = api.order(order_id)
+    assert [h["type"] for h in order["holds"]] == ["payment_error"]
+    assert order["payments"]["status"] == "failed"
+
+
+def test_ops_orders_with_problems_are_refused_while_the_agent_waits(stocked):
+    api = stocked
+    bad = canonical_order(shipping_address={**ADDRESS, "postal_code": "ABCDE"})
+    response = api.ops("POST", "/orders", bad)
+    assert response.status_code == 422
+    assert response.json_body["error"]["details"][0]["type"] == "invalid_address"
+    good = api.ops("POST", "/orders", canonical_order())
+    assert good.status_code == 202 and good.json_body["status"] == "received"
+    api.pipeline.drain()
+    assert api.order(good.json_body["order_id"])["channel"] == "call_center"
+
+
+def test_backorders_keep_what_was_reserved_and_are_served_first_come_first_served(api):
+    api.location("WH1")
+    api.stock("SKU-1", 1)
+    first = api.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 3, "unit_price": "2.00"}]))
+    api.pipeline.drain()
+    second = api.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 2, "unit_price": "2.00"}]))
+    api.pipeline.drain()
+    assert _holds(api, first) == ("on_hold", {"backorder"})
+    assert api.order(first)["lines"][0]["quantities"]["allocated"] == 1
+    assert api.order(second)["lines"][0]["quantities"]["allocated"] == 0
+
+    api.stock("SKU-1", 3)  # two more units: the first order's remainder, not the second order
+    api.pipeline.drain()
+    assert api.order(first)["status"] == "processing"
+    assert _holds(api, second) == ("on_hold", {"backorder"})
+    assert api.ops("GET", "/inventory/SKU-1").json_body["totals"] == {"on_hand": 3, "reserved": 3, "available": 0}
+
+    api.stock("SKU-1", 5)
+    api.pipeline.drain()
+    assert api.order(second)["status"] == "processing"
+    history = [e["event_type"] for e in api.order(second)["history"]]
+    assert history.count("HoldReleased") == 1 and history.count("OrderAllocated") == 1
+
+
+def test_multi_location_orders_prefer_one_location_then_split_by_priority(api):
+    api.location("NEAR", priority=1)
+    api.location("FAR", priority=2)
+    api.stock("SKU-1", 5, location="NEAR")
+    api.stock("SKU-2", 0, location="NEAR")
+    api.stock("SKU-1", 5, location="FAR")
+    api.stock("SKU-2", 5, location="FAR")
+    whole = api.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 1, "unit_price": "1.00"},
+                                             {"sku": "SKU-2", "quantity": 1, "unit_price": "1.00"}]))
+    api.pipeline.drain()
+    assert [fo["location_id"] for fo in api.order(whole)["fulfillment_orders"]] == ["FAR"]
+    split = api.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 8, "unit_price": "1.00"}]))
+    api.pipeline.drain()
+    allocations = {a["location_id"]: a["quantity"] for a in api.order(split)["allocations"]}
+    assert allocations == {"NEAR": 5, "FAR": 3}
+    assert len(api.order(split)["fulfillment_orders"]) == 2
