@@ -32,8 +32,9 @@ def publish(record) -> None:
     history = history_record(record.dynamodb.new_image or {})
     if history is None:
         return
-    if not put_events([history])[0]:
-        raise PublishFailed(history["event_id"])
+    error = put_events([history])[0]
+    if error:
+        raise PublishFailed(f"{history['event_id']}: {error}")
 
 
 def handle_table_stream(event) -> dict:

@@ -3,6 +3,7 @@ resources come from template.yaml, the event-source runner delivers queues, the 
 schedules to app.py's handlers, and Chalice's local server serves the HTTP API."""
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
 import secrets
@@ -40,7 +41,8 @@ def configure_environment(stage: str = "local") -> dict:
 
 def parse_faults(spec: str) -> dict[str, float]:
     """OMS_LOCAL_FAULTS="DynamoDB_20120810.TransactWriteItems=0.2,AmazonSQS.DeleteMessageBatch=0.1":
-    the share of those AWS calls the local server fails with a 500, to rehearse failures."""
+    the share of those AWS calls the local server fails with a 500, to rehearse failures. Half
+    of the faults come after the call took effect (a lost response), half before it."""
     faults = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         target, _, rate = part.partition("=")
@@ -63,11 +65,14 @@ def start_moto(port: int, faults: dict[str, float] | None = None):
 
     def app(environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target in faults and random.random() < faults[target]:
-            start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
-            return [json.dumps({"__type": "InternalServerError", "message": f"injected fault: {target}"}).encode()]
-        with lock:
-            return list(backend(environ, start_response))
+        if target not in faults or random.random() >= faults[target]:
+            with lock:
+                return list(backend(environ, start_response))
+        if random.random() < 0.5:
+            with lock:
+                list(backend(environ, lambda *args: None))
+        start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
+        return [json.dumps({"__type": "InternalServerError", "message": f"injected fault: {target}"}).encode()]
 
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
@@ -136,6 +141,7 @@ def main() -> None:
                        aws_port=int(os.environ.get("OMS_AWS_PORT", "5000")),
                        simulate=os.environ.get("OMS_SIMULATE") == "1",
                        concurrency=int(os.environ.get("OMS_LOCAL_CONCURRENCY", "2")))
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     stack.start()
     print(stack.describe(), flush=True)
     stopped = threading.Event()

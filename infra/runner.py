@@ -56,14 +56,18 @@ class _Loop(threading.Thread):
         self.stop = stop
 
     def run(self) -> None:
-        while not self.stop.is_set():
-            try:
-                busy = self.tick()
-            except Exception:  # a broken poll must not kill the stack; log and go on
-                log.exception("%s failed", self.name)
-                busy = False
-            if not busy:
-                self.stop.wait(0.05)
+        try:
+            while not self.stop.is_set():
+                try:
+                    busy = self.tick()
+                except Exception:  # a broken poll must not kill the stack; log and go on
+                    log.exception("%s failed", self.name)
+                    busy = False
+                if not busy:
+                    self.stop.wait(0.05)
+        finally:
+            if not self.stop.is_set():
+                log.error("%s stopped unexpectedly", self.name)
 
     @abstractmethod
     def tick(self) -> bool:
@@ -115,22 +119,26 @@ class StreamPoller(_Loop):
         self.max_retries, self.failure_queue_url = max_retries, failure_queue_url
         self.streams = boto3.client("dynamodbstreams", region_name=region)
         self.sqs = boto3.client("sqs", region_name=region)
-        self.iterators: dict[str, str] = {}
+        self.checkpoints: dict[str, str] = {}
 
     def tick(self) -> bool:
+        # Each round starts from a fresh iterator after the last delivered record, as Lambda
+        # does from its checkpoint (moto swaps a table's stream shard object when it rolls a
+        # cancelled transaction back, which strands an old iterator).
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
         busy = False
         for shard in shards:
             shard_id = shard["ShardId"]
-            if shard_id not in self.iterators:
-                self.iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
-            page = self.streams.get_records(ShardIterator=self.iterators[shard_id], Limit=self.batch_size)
+            position = ({"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.checkpoints[shard_id]}
+                        if shard_id in self.checkpoints else {"ShardIteratorType": "TRIM_HORIZON"})
+            iterator = self.streams.get_shard_iterator(StreamArn=self.stream_arn, ShardId=shard_id,
+                                                       **position)["ShardIterator"]
+            page = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             records = [{**r, "eventSourceARN": self.stream_arn} for r in page.get("Records", [])]
             if records:
                 self._deliver(records)
+                self.checkpoints[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
                 busy = True
-            self.iterators[shard_id] = page["NextShardIterator"]
         return busy
 
     def _deliver(self, records: list[dict]) -> None:
@@ -144,6 +152,7 @@ class StreamPoller(_Loop):
                 failed = [records[0]["dynamodb"]["SequenceNumber"]]
             if not failed:
                 return
+            log.warning("%s: records from %s failed and will be retried", self.invoke.name, min(failed))
             sequence = [r["dynamodb"]["SequenceNumber"] for r in records]
             records = records[min(sequence.index(s) for s in failed if s in sequence):]
             attempts += 1

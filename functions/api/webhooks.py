@@ -28,6 +28,7 @@ def _verified_json(kind: str, source: str) -> dict:
 @api_errors
 def receive_generic_order():
     from aws_lambda_powertools.utilities.parser import ValidationError, parse
+
     from oms.bootstrap import context
     from oms.services.canonical import CanonicalOrder
     from oms.services.intake import ExternalIdConflict, body_fingerprint, receive_order
@@ -50,6 +51,7 @@ def receive_generic_order():
 @api_errors
 def receive_generic_tracking():
     from aws_lambda_powertools.utilities.parser import ValidationError, parse
+
     from oms.bootstrap import context
     from oms.services.canonical import TrackingUpdate
     from oms.services.orders import apply_tracking_update

@@ -21,7 +21,8 @@ def bus_entry(record: dict) -> dict:
             "EventBusName": os.environ["OMS_EVENT_BUS"]}
 
 
-def put_events(records: list[dict]) -> list[bool]:
-    """Send up to 10 records; returns, per record, whether EventBridge accepted it."""
+def put_events(records: list[dict]) -> list[str | None]:
+    """Send up to 10 records; returns, per record, EventBridge's error code or None."""
     response = _events_client().put_events(Entries=[bus_entry(r) for r in records])
-    return ["ErrorCode" not in entry for entry in response["Entries"]]
+    return [entry.get("ErrorCode") and f"{entry['ErrorCode']}: {entry.get('ErrorMessage')}"
+            for entry in response["Entries"]]
