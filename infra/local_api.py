@@ -19,3 +19,5 @@ class ApiGatewayLikeAuthorizer(chalice_local.LocalGatewayAuthorizer):
 
 def emulate_api_gateway() -> None:
     chalice_local.LocalGatewayAuthorizer = ApiGatewayLikeAuthorizer
+    # socketserver's default listen backlog of 5 refuses connections under a burst of webhooks.
+    chalice_local.ThreadedHTTPServer.request_queue_size = 128

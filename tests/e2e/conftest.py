@@ -34,7 +34,8 @@ class Stack:
         self.log = tmp / f"stack-{self.api_port}.log"
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMS_"))}
         environment.update({"OMS_PORT": str(self.api_port), "OMS_AWS_PORT": str(self.aws_port),
-                            "OMS_OPS_TOKEN": OPS_TOKEN, "PYTHONUNBUFFERED": "1", "PYTHONPATH": f"{ROOT}:{ROOT / 'layers'}", **SECRETS, **env})
+                            "OMS_OPS_TOKEN": OPS_TOKEN, "PYTHONUNBUFFERED": "1",
+                            "PYTHONPATH": f"{ROOT}:{ROOT / 'layers'}", **SECRETS, **env})
         self.process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT, env=environment,
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90

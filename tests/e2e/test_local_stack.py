@@ -1,7 +1,6 @@
 """The contract over HTTP against the local stack: real queues, the stream outbox, the runner."""
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 
 import requests

@@ -91,7 +91,7 @@ def test_an_outbox_publish_failure_is_retried_from_the_failed_record(stocked, mo
     def flaky(records):
         if records[0]["event_type"] == "OrderReceived" and failures["left"]:
             failures["left"] -= 1
-            return [False]
+            return ["InternalFailure: injected"]
         return real(records)
 
     monkeypatch.setattr(eventbus, "put_events", flaky)

@@ -128,9 +128,6 @@ def test_money_value_object_formats_itself():
         Money(1, "USD").minor = 2  # type: ignore[misc]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: to_minor's Decimal.scaleb runs in the default 28-digit context, so a long amount with "
-    "extra decimals is silently rounded instead of refused (money.py, to_minor)"))
 def test_long_amount_with_extra_precision_is_refused_not_rounded():
     # 29 integer digits + 3 decimals: scaled by 10**2 it has 32 significant digits and the
     # default context rounds the fractional .1 cent away, so the amount is accepted.

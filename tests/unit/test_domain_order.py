@@ -172,9 +172,6 @@ def test_allocation_needs_a_validated_order_without_blocking_holds():
     assert not order.needs_allocation()        # any hold but backorder blocks
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: order.py record_allocation builds the backorder detail with a dict comprehension keyed "
-    "by SKU, so two lines of the same SKU overwrite each other instead of adding up"))
 def test_backorder_detail_adds_up_lines_of_the_same_sku():
     order = validated(make_order([("SKU-A", 2, "10.00"), ("SKU-A", 3, "10.00")]))
     events = order.record_allocation([])
@@ -314,9 +311,6 @@ def test_prepaid_order_gets_fulfillment_orders():
     assert [fo.fulfillment_order_id for fo in order.fulfillment_orders] == ["O-1-F1"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: order.py create_fulfillment_orders puts the same `lines` list in the FulfillmentOrder and "
-    "in the FulfillmentOrderCreated event, so ship() (fo_line['shipped'] += ...) rewrites the event"))
 def test_fulfillment_order_created_event_is_a_snapshot():
     order = paid(make_order())
     [created] = order.create_fulfillment_orders()
@@ -427,10 +421,6 @@ def test_unknown_fulfillment_order():
     assert error.value.code == "not_found"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: order.py _shipment_lines measures each requested line against fl['quantity'] - fl['shipped'] "
-    "without counting what earlier entries of the same request already took, so repeating a SKU "
-    "ships more than the fulfilment order holds (shipped > allocated)"))
 def test_repeating_a_sku_in_one_request_cannot_over_ship():
     order = ready_to_ship(make_order())
     with pytest.raises(OrderRuleViolation):
@@ -447,9 +437,6 @@ def test_repeating_a_sku_within_what_remains_ships_it():
     assert order.line("L1").shipped == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: order.py _shipment_lines accepts a non-positive requested quantity: min(-1, remaining) is "
-    "-1, which is truthy, so a -1 line is 'shipped' and line.shipped goes down"))
 def test_non_positive_ship_quantity_is_refused():
     order = ready_to_ship(make_order())
     with pytest.raises(OrderRuleViolation):
@@ -457,9 +444,6 @@ def test_non_positive_ship_quantity_is_refused():
     assert order.line("L1").shipped == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: order.py ship/_shipment_lines with lines=[] creates an empty shipment (and marks the "
-    "fulfilment order partially_shipped) instead of raising nothing_to_ship"))
 def test_an_empty_line_list_ships_nothing():
     order = ready_to_ship(make_order())
     with pytest.raises(OrderRuleViolation):
@@ -625,9 +609,6 @@ def test_a_newer_in_transit_after_an_exception_resumes_transit():
     assert shipment.status == "in_transit"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: order.py apply_tracking changes status on an equal-rank update without looking at occurred_at, "
-    "so a stale in_transit checkpoint that arrives after a newer exception clears the exception"))
 def test_a_stale_in_transit_does_not_clear_a_newer_exception():
     order, shipment = shipped_order()
     order.apply_tracking("1Z1", tracking("exception", "2024-05-02T12:00:00Z"))

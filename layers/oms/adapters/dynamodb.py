@@ -264,7 +264,10 @@ class DynamoStore:
             item = StockItem(f"SKU#{sku}", f"LOC#{location_id}", on_hand=on_hand, reserved=reserved,
                              safety_stock=safety_stock, available=on_hand - reserved - safety_stock,
                              version=version + 1)
-            condition = (StockItem.version == version) if current else StockItem.pk.does_not_exist()
+            # Reservations and shipments move `reserved` atomically without a read; the write
+            # is conditional on it being what we read, so none of them is overwritten.
+            condition = ((StockItem.version == version) & (StockItem.reserved == reserved) if current
+                         else StockItem.pk.does_not_exist())
             previous = {"on_hand": int(current.on_hand), "safety_stock": int(current.safety_stock)} if current else \
                 {"on_hand": 0, "safety_stock": 0}
             event = DomainEvent("InventoryAdjusted", {

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 
 import iso4217
 
@@ -28,7 +28,8 @@ def to_minor(amount: str | Decimal | int, currency: str) -> int:
         raise MoneyError(f"{amount!r} is not a decimal amount") from None
     if not value.is_finite():
         raise MoneyError(f"{amount!r} is not a finite amount")
-    scaled = value.scaleb(currency_exponent(currency))
+    # Enough precision for every digit given, so nothing is silently rounded.
+    scaled = value.scaleb(currency_exponent(currency), Context(prec=max(28, len(value.as_tuple().digits) + 4)))
     if scaled != scaled.to_integral_value():
         raise MoneyError(f"{amount!r} has more decimals than {currency} allows")
     return int(scaled)

@@ -209,7 +209,10 @@ class Order:
 
     # ---- holds -----------------------------------------------------------------------------
     def _place_holds(self, holds: list[Hold]) -> list[DomainEvent]:
-        new = [h for h in holds if h.type not in self.hold_types()]
+        new: list[Hold] = []
+        for hold in holds:
+            if hold.type not in self.hold_types() | {h.type for h in new}:
+                new.append(hold)
         self.holds.extend(new)
         return [DomainEvent("OrderHeld", {"hold_type": h.type, "detail": h.detail}) for h in new]
 
@@ -235,11 +238,14 @@ class Order:
     def record_allocation(self, reserved: list[Allocation]) -> list[DomainEvent]:
         """Keep what was reserved; hold the order as backordered for the rest."""
         events: list[DomainEvent] = []
+        asked: dict[str, int] = {}
         for allocation in reserved:
-            line = self.line(allocation.line_id)
-            if allocation.quantity > line.unallocated:
-                raise OrderRuleViolation("over_allocation", f"line {line.line_id} over-allocated")
-            line.allocated += allocation.quantity
+            asked[allocation.line_id] = asked.get(allocation.line_id, 0) + allocation.quantity
+        for line_id, quantity in asked.items():
+            if quantity <= 0 or quantity > self.line(line_id).unallocated:
+                raise OrderRuleViolation("over_allocation", f"line {line_id} cannot take {quantity} more units")
+        for allocation in reserved:
+            self.line(allocation.line_id).allocated += allocation.quantity
             self._merge_allocation(allocation)
         if reserved:
             events.append(DomainEvent("InventoryReserved", {
@@ -248,7 +254,10 @@ class Order:
             events += self._release_hold("backorder", "stock reserved for every line")
             events.append(DomainEvent("OrderAllocated", {"allocations": [asdict(a) for a in self.allocations]}))
         else:
-            short = {line.sku: line.unallocated for line in self.lines if line.unallocated}
+            short: dict[str, int] = {}
+            for line in self.lines:
+                short[line.sku] = short.get(line.sku, 0) + line.unallocated
+            short = {sku: qty for sku, qty in short.items() if qty}
             detail = ", ".join(f"{sku} x{qty}" for sku, qty in sorted(short.items()))
             events += self._place_holds([Hold("backorder", f"waiting for stock: {detail}")])
         return events
@@ -319,7 +328,7 @@ class Order:
             self.fulfillment_orders.append(fo)
             events.append(DomainEvent("FulfillmentOrderCreated", {
                 "fulfillment_order_id": fo.fulfillment_order_id, "location_id": location_id,
-                "delivery_group": group_id, "lines": lines}))
+                "delivery_group": group_id, "lines": [dict(fl) for fl in lines]}))
         return events
 
     def ship(self, fulfillment_order_id: str, *, carrier: str, tracking_number: str, service: str,
@@ -353,15 +362,19 @@ class Order:
             if not wanted:
                 raise OrderRuleViolation("nothing_to_ship", "every unit of this fulfillment order has shipped")
             return wanted
+        if not lines:
+            raise OrderRuleViolation("nothing_to_ship", "a shipment needs at least one line")
+        left = {fl["line_id"]: fl["quantity"] - fl["shipped"] for fl in fo.lines}
         wanted = []
         for request in lines:
             need = request["quantity"]
+            if not isinstance(need, int) or need <= 0:
+                raise OrderRuleViolation("invalid_quantity", f"{request['sku']}: quantity must be a positive integer")
             for fl in fo.lines:
-                if fl["sku"] != request["sku"] or need == 0:
-                    continue
-                take = min(need, fl["quantity"] - fl["shipped"])
-                if take:
+                take = min(need, left[fl["line_id"]]) if fl["sku"] == request["sku"] else 0
+                if take > 0:
                     wanted.append({"line_id": fl["line_id"], "sku": fl["sku"], "quantity": take})
+                    left[fl["line_id"]] -= take
                     need -= take
             if need:
                 raise OrderRuleViolation(
@@ -412,7 +425,9 @@ class Order:
             shipment.estimated_delivery = update["estimated_delivery"]
         events = [DomainEvent("ShipmentTrackingUpdated", {
             "shipment_id": shipment.shipment_id, "tracking_number": tracking_number, **checkpoint})]
-        if TRACKING_RANK[update["status"]] < TRACKING_RANK[shipment.status] or shipment.status == "delivered":
+        stale = shipment.events[-1] is not checkpoint  # an older checkpoint arriving late
+        rank, current = TRACKING_RANK[update["status"]], TRACKING_RANK[shipment.status]
+        if rank < current or (rank == current and stale) or shipment.status in ("delivered", "returned_to_sender"):
             return events
         shipment.status = update["status"]
         if shipment.status == "exception" or shipment.status == "returned_to_sender":

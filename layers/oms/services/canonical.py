@@ -3,6 +3,7 @@ Powertools Parser models. Structural problems are refused (422); business proble
 judged here but by validation, which holds the order."""
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
@@ -10,7 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, mod
 from oms.domain.money import MoneyError, currency_exponent, to_minor
 from oms.domain.order import DeliveryGroup, Line, Order, Payment
 
-DecimalString = Annotated[str, Field(strict=True, pattern=r"^-?\d{1,15}(\.\d{1,6})?$", max_length=24)]
+DecimalString = Annotated[str, Field(strict=True, pattern=r"^\d{1,15}(\.\d{1,6})?$", max_length=24)]
 Text = Annotated[str, Field(strict=True, max_length=500)]
 Id = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
 
@@ -102,6 +103,8 @@ class CanonicalOrder(_Model):
             for n, line in enumerate(self.lines):
                 if line.delivery_group not in ids:
                     raise ValueError(f"lines[{n}].delivery_group must name one of {ids}")
+        elif any(line.delivery_group for line in self.lines):
+            raise ValueError("lines name a delivery_group but the order has no delivery_groups")
         return self
 
     def groups(self) -> list[DeliveryGroupIn]:
@@ -124,7 +127,7 @@ def build_order(c: CanonicalOrder, *, order_id: str, order_number: str, channel:
     return Order(
         order_id=order_id, order_number=order_number, channel=channel, external_id=c.external_id,
         channel_order_number=c.channel_order_number or c.external_id,
-        placed_at=c.placed_at.isoformat().replace("+00:00", "Z"), received_at=received_at, currency=cur,
+        placed_at=c.placed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"), received_at=received_at, currency=cur,
         customer=c.customer.model_dump(), billing_address=c.billing_address.model_dump() if c.billing_address else {},
         delivery_groups=[DeliveryGroup(g.group_id, g.shipping_address.model_dump() if g.shipping_address else {},
                                        g.shipping_method, to_minor(g.shipping_total, cur)) for g in groups],
@@ -150,5 +153,5 @@ class TrackingUpdate(_Model):
 
     def as_update(self) -> dict:
         data = self.model_dump()
-        data["occurred_at"] = self.occurred_at.isoformat().replace("+00:00", "Z")
+        data["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
         return data
