@@ -107,7 +107,7 @@ class LocalStack:
         if self.simulate:  # an external actor using the public API, like a real warehouse
             from .simulator import Simulator
 
-            self.loops += Simulator.start(self)
+            self.loops += Simulator.create(self)
         for loop in self.loops:
             loop.start()
         self.http = create_local_server(app_module.app, Config.create(chalice_stage="local", app_name="oms"),

@@ -154,8 +154,9 @@ class StreamPoller(_Loop):
                 return
             log.warning("%s: records from %s failed and will be retried", self.invoke.name, min(failed))
             sequence = [r["dynamodb"]["SequenceNumber"] for r in records]
-            records = records[min(sequence.index(s) for s in failed if s in sequence):]
-            attempts += 1
+            first_failed = min(sequence.index(s) for s in failed if s in sequence)
+            records = records[first_failed:]
+            attempts = 1 if first_failed else attempts + 1  # the checkpoint moved: a new batch
             if attempts > self.max_retries:
                 self._give_up(records[0])
                 records, attempts = records[1:], 0

@@ -35,7 +35,7 @@ class Simulator(_Loop):
         self.counter = itertools.count()
 
     @classmethod
-    def start(cls, stack) -> list[_Loop]:
+    def create(cls, stack) -> list[_Loop]:
         region, bus = os.environ["AWS_REGION"], stack.resolver.ref("EventBus")
         sqs, events = boto3.client("sqs"), boto3.client("events")
         url = sqs.create_queue(QueueName="oms-local-simulator")["QueueUrl"]
