@@ -27,7 +27,7 @@ def consume(event, routes: dict[str, Route]) -> dict:
         if route is None:
             logger.warning("event type not handled by this queue", extra={"event_type": detail["event_type"]})
             return
-        logger.append_keys(order_id=detail["aggregate_id"], event_id=detail["event_id"])
+        logger.append_keys(aggregate_id=detail["aggregate_id"], event_id=detail["event_id"])
         route(detail)
 
     return process_partial_response(event=event.to_dict(), record_handler=handle_record,
@@ -86,7 +86,8 @@ def handle_allocation(event) -> dict:
 
 
 def handle_payments(event) -> dict:
-    return consume(event, {"OrderAllocated": take_payment, "ShipmentCreated": capture})
+    # HoldReleased arrives here only for payment holds (the rule filters on hold_type).
+    return consume(event, {"OrderAllocated": take_payment, "HoldReleased": take_payment, "ShipmentCreated": capture})
 
 
 def handle_fulfillment(event) -> dict:

@@ -128,6 +128,27 @@ def get_order(order_id: str):
     return json_response(200, order_view(order, ctx.store.history(order_id)))
 
 
+@ops.route("/orders/{order_id}/holds/{hold_type}/release", methods=["POST"], authorizer=ops_token_authorizer)
+@api_errors
+def release_hold(order_id: str, hold_type: str):
+    from oms.domain.order import OrderRuleViolation
+    from oms.services.orders import UnknownOrder
+    from oms.services.orders import release_hold as release
+
+    from .ops_inputs import HoldRelease
+    from .views import order_view
+
+    _, body = _body(HoldRelease)
+    ctx = _ctx()
+    try:
+        release(ctx, order_id, hold_type, body.reason)
+    except UnknownOrder:
+        raise ApiError(404, "not_found", f"no order {order_id}") from None
+    except OrderRuleViolation as error:
+        raise ApiError(404 if error.code == "not_found" else 409, error.code, str(error)) from None
+    return json_response(200, order_view(ctx.store.load(order_id), ctx.store.history(order_id)))
+
+
 @ops.route("/fulfillment-orders/{fulfillment_order_id}/ship", methods=["POST"], authorizer=ops_token_authorizer)
 @api_errors
 def ship(fulfillment_order_id: str):

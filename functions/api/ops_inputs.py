@@ -32,3 +32,7 @@ class ShipIn(_Input):
     tracking_number: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
     service: Annotated[str, Field(strict=True, max_length=50)] = "ground"
     lines: list[ShipLine] | None = None
+
+
+class HoldRelease(_Input):
+    reason: Annotated[str, Field(strict=True, min_length=1, max_length=500)]

@@ -100,3 +100,41 @@ def test_multi_location_orders_prefer_one_location_then_split_by_priority(api):
     allocations = {a["location_id"]: a["quantity"] for a in api.order(split)["allocations"]}
     assert allocations == {"NEAR": 5, "FAR": 3}
     assert len(api.order(split)["fulfillment_orders"]) == 2
+
+
+def test_an_operator_releases_a_validation_hold_and_the_order_carries_on(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(shipping_address={**ADDRESS, "postal_code": "ABCDE"}))
+    api.pipeline.drain()
+    missing_reason = api.ops("POST", f"/orders/{order_id}/holds/invalid_address/release", {})
+    assert missing_reason.status_code == 422
+    released = api.ops("POST", f"/orders/{order_id}/holds/invalid_address/release",
+                       {"reason": "customer confirmed the address by phone"})
+    assert released.status_code == 200 and released.json_body["holds"] == []
+    api.pipeline.drain()
+    order = api.order(order_id)
+    assert order["status"] == "processing" and order["fulfillment_orders"]
+    again = api.ops("POST", f"/orders/{order_id}/holds/invalid_address/release", {"reason": "twice"})
+    assert again.status_code == 404
+
+
+def test_releasing_a_payment_hold_tries_the_payment_again_with_a_new_idempotency_key(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(token="tok_chargeDeclined"))
+    api.pipeline.drain()
+    assert _holds(api, order_id) == ("on_hold", {"payment_declined"})
+    api.ops("POST", f"/orders/{order_id}/holds/payment_declined/release", {"reason": "customer called the bank"})
+    api.pipeline.drain()
+    order = api.order(order_id)
+    keys = [t["idempotency_key"] for t in order["payments"]["transactions"]]
+    assert keys == [f"{order_id}:authorize:1", f"{order_id}:authorize:2"]
+    assert _holds(api, order_id) == ("on_hold", {"payment_declined"})  # the same card declines again
+
+
+def test_backorder_holds_cannot_be_released_by_hand(api):
+    api.location("WH1")
+    api.stock("SKU-1", 0)
+    order_id = api.place(canonical_order())
+    api.pipeline.drain()
+    refused = api.ops("POST", f"/orders/{order_id}/holds/backorder/release", {"reason": "please"})
+    assert refused.status_code == 409 and refused.json_body["error"]["code"] == "hold_not_releasable"

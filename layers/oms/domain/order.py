@@ -222,6 +222,27 @@ class Order:
         self.holds = [h for h in self.holds if h.type != hold_type]
         return [DomainEvent("HoldReleased", {"hold_type": hold_type, "reason": reason})]
 
+    def release_hold(self, hold_type: str, reason: str) -> list[DomainEvent]:
+        """An operator clears a hold after dealing with its cause; the pipeline resumes at the
+        step the hold stopped (validation holds count as validated, payment holds retry)."""
+        if hold_type not in self.hold_types():
+            raise OrderRuleViolation("not_found", f"the order has no {hold_type} hold")
+        if hold_type == "backorder":
+            raise OrderRuleViolation("hold_not_releasable", "a backorder hold clears itself when stock arrives")
+        events = self._release_hold(hold_type, f"released by an operator: {reason}")
+        if hold_type in PAYMENT_HOLDS:
+            self.payment.status = "pending"
+        if hold_type in VALIDATION_HOLDS and not self.hold_types() & set(VALIDATION_HOLDS):
+            self.validated = True
+            events.append(DomainEvent("OrderValidated", {}))
+        return events
+
+    def authorization_key(self) -> str:
+        """Idempotency key of the next authorisation: the same across retries of one attempt,
+        a new one after an operator asks for the payment to be tried again."""
+        attempts = sum(1 for t in self.payment.transactions if t["type"] == "authorization")
+        return f"{self.order_id}:authorize:{attempts + 1}"
+
     # ---- pipeline steps --------------------------------------------------------------------
     def record_validation(self, problems: list[Hold]) -> list[DomainEvent]:
         if self.validated or self.hold_types() & set(VALIDATION_HOLDS):

@@ -83,7 +83,7 @@ def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
         now = ctx.clock.now()
         if order.payment.method == "prepaid":
             return OrderCommit(order, order.record_prepaid(now))
-        key = f"{order.order_id}:authorize"
+        key = order.authorization_key()
         error = None
         for attempt in range(ctx.payment_attempts):
             try:
@@ -98,6 +98,10 @@ def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
                     ctx.backoff(attempt, base=0.2, cap=2.0)
         return OrderCommit(order, order.record_payment_failure(str(error), key, now))
     return update_order(ctx, order_id, step)
+
+
+def release_hold(ctx: Context, order_id: str, hold_type: str, reason: str) -> list[DomainEvent]:
+    return update_order(ctx, order_id, lambda order: OrderCommit(order, order.release_hold(hold_type, reason)))
 
 
 def create_fulfillment_orders(ctx: Context, order_id: str) -> list[DomainEvent]:
