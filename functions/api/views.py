@@ -21,8 +21,8 @@ def order_view(order: Order, history: list[dict]) -> dict:
                             for g in order.delivery_groups],
         "lines": [{"line_id": line.line_id, "sku": line.sku, "name": line.name, "delivery_group": line.delivery_group,
                    "unit_price": money(line.unit_price), "status": line.status,
-                   "quantities": {"ordered": line.ordered, "cancelled": line.cancelled, "allocated": line.allocated,
-                                  "shipped": line.shipped, "delivered": line.delivered}}
+                   "ordered": line.ordered, "cancelled": line.cancelled, "allocated": line.allocated,
+                   "shipped": line.shipped, "delivered": line.delivered}
                   for line in order.lines],
         "allocations": [asdict(a) for a in order.allocations],
         "fulfillment_orders": [{
