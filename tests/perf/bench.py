@@ -123,25 +123,32 @@ def median_of(runs: int, measure: Callable[[], tuple[float | None, str]]) -> tup
     return statistics.median(times), ""
 
 
+def paired(root: Path, statement: str, runs: int, show: bool = False) -> tuple[float | None, float | None, str]:
+    """Medians of `statement` and of the baseline, run alternately so that drift hits both alike."""
+    times: dict[str, list[float]] = {statement: [], BASELINE_IMPORT: []}
+    errors = []
+    for _ in range(runs):
+        for code, measured in times.items():
+            seconds, error = time_statement(root, code)
+            if seconds is None:
+                errors.append(error)
+            else:
+                measured.append(seconds)
+    if show:
+        for name, code in (("import app", statement), ("boto3 baseline", BASELINE_IMPORT)):
+            print(f"  {name:<17} runs (ms): {' '.join(f'{t * 1000:.0f}' for t in times[code])}")
+    medians = [statistics.median(t) if len(t) == runs else None for t in times.values()]
+    return medians[0], medians[1], errors[0] if errors else ""
+
+
 def cold_start() -> list[Row]:
     zip_path = ensure_package()
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="oms-bench-") as scratch:
         root = verify_package.extract(zip_path, Path(scratch) / "task")
         say(f"cold start: {COLD_RUNS} fresh interpreters each for `import app` and the boto3 baseline")
-        app_times, base_times, errors = [], [], []
-        for _ in range(COLD_RUNS):  # interleaved, so drift hits both alike
-            for times, statement in ((app_times, "import app"), (base_times, BASELINE_IMPORT)):
-                seconds, error = time_statement(root, statement)
-                if seconds is None:
-                    errors.append(error)
-                else:
-                    times.append(seconds)
-        app = statistics.median(app_times) if len(app_times) == COLD_RUNS else None
-        base = statistics.median(base_times) if len(base_times) == COLD_RUNS else None
-        print(f"  import app        runs (ms): {' '.join(f'{t * 1000:.0f}' for t in app_times)}")
-        print(f"  boto3 baseline    runs (ms): {' '.join(f'{t * 1000:.0f}' for t in base_times)}")
-        for error in dict.fromkeys(errors):
+        app, base, error = paired(root, "import app", COLD_RUNS, show=True)
+        if error:
             print(f"  ERROR: {error}")
         rows.append(Row(f"cold start: import app (median of {COLD_RUNS}, no .pyc)", ms(app),
                         f"{ms(base)} boto3+client", ratio(app, base), "<= 1.5",
@@ -156,13 +163,14 @@ def cold_start() -> list[Row]:
             seconds, error = median_of(BODY_RUNS, lambda s=statement: time_statement(root, s, "import app"))
             rows.append(Row(f"  {label}", ms(seconds) if seconds is not None else f"FAILED: {error}", ms(base),
                             ratio(seconds, base), "info"))
+        say(f"cold start: import app + a first invocation's imports, {COLD_RUNS} runs each, interleaved with "
+            "the baseline again")
         for label, key in (("SQS event", "first SQS event (order_events, bootstrap, services.orders)"),
                            ("order webhook", "first order webhook (parser, bootstrap, canonical, intake)")):
-            statement = f"import app\n{FIRST_INVOCATIONS[key]}"
-            seconds, error = median_of(COLD_RUNS, lambda s=statement: time_statement(root, s))
+            seconds, paired_base, error = paired(root, f"import app\n{FIRST_INVOCATIONS[key]}", COLD_RUNS)
             rows.append(Row(f"cold start + first {label} imports (median of {COLD_RUNS})",
-                            f"FAILED: {error}" if seconds is None else ms(seconds), ms(base), ratio(seconds, base),
-                            "info"))
+                            f"FAILED: {error}" if seconds is None else ms(seconds), f"{ms(paired_base)} boto3+client",
+                            ratio(seconds, paired_base), "info"))
         for row in rows[1:]:
             if row.value.startswith("FAILED"):
                 row.met = "FAIL"
@@ -172,9 +180,9 @@ def cold_start() -> list[Row]:
         time_statement(root, BASELINE_IMPORT, bytecode=True)
         for body in BODY_MODULES:
             time_statement(root, f"import {body}", "import app", bytecode=True)
-        app_pyc, _ = median_of(COLD_RUNS, lambda: time_statement(root, "import app", bytecode=True))
-        base_pyc, _ = median_of(COLD_RUNS, lambda: time_statement(root, BASELINE_IMPORT, bytecode=True))
-        rows.insert(1, Row(f"cold start: import app (median of {COLD_RUNS}, with .pyc)", ms(app_pyc),
+        app_pyc, _ = median_of(BODY_RUNS, lambda: time_statement(root, "import app", bytecode=True))
+        base_pyc, _ = median_of(BODY_RUNS, lambda: time_statement(root, BASELINE_IMPORT, bytecode=True))
+        rows.insert(1, Row(f"cold start: import app (median of {BODY_RUNS}, with .pyc)", ms(app_pyc),
                            f"{ms(base_pyc)} boto3+client", ratio(app_pyc, base_pyc), "info"))
     return rows
 
