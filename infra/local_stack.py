@@ -59,6 +59,10 @@ def start_moto(port: int, faults: dict[str, float] | None = None):
     from moto.server import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import make_server
 
+    from .moto_speedup import install as speed_up_moto
+
+    speed_up_moto()  # moto 5.2's TransactWriteItems and Query cost O(table size)
+
     backend = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
     faults = faults or {}

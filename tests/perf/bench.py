@@ -37,7 +37,6 @@ for _path in (str(ROOT / "layers"), str(ROOT)):
     if _path not in sys.path:
         sys.path.insert(1, _path)
 
-import moto_speedup  # noqa: E402
 from aws_calls import CallRecorder, CallSummary  # noqa: E402
 from driver import OmsClient, generic_order  # noqa: E402
 
@@ -201,11 +200,6 @@ def start_stack(recorder: CallRecorder):
     os.environ.pop("OMS_SIMULATE", None)
     os.environ.pop("OMS_LOCAL_FAULTS", None)
     recorder.install()
-    if os.environ.get("BENCH_MOTO_SPEEDUP", "1") != "0":
-        moto_speedup.install()
-        say("moto: TransactWriteItems and Query made O(items touched) (see tests/perf/moto_speedup.py)")
-    else:
-        say("moto: stock (TransactWriteItems and Query are O(table size); slows down as the table grows)")
     import chalice.local
 
     chalice.local.ChaliceRequestHandler.log_message = lambda *args: None  # one line per request otherwise
