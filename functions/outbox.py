@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 
 class PublishFailed(Exception):
-    pass
+    """EventBridge refused an entry; the stream record is retried."""
 
 
 def history_record(image: dict) -> dict | None:

@@ -14,7 +14,7 @@ TEMPLATE = ROOT / "template.yaml"
 
 
 class _Loader(yaml.SafeLoader):
-    pass
+    """SafeLoader plus CloudFormation's short-form intrinsic tags."""
 
 
 def _intrinsic(name: str) -> Callable:

@@ -147,7 +147,7 @@ def main() -> None:
                        concurrency=int(os.environ.get("OMS_LOCAL_CONCURRENCY", "2")))
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
     stack.start()
-    print(stack.describe(), flush=True)
+    print("\n" + stack.describe(), flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     try:

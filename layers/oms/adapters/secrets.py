@@ -6,7 +6,7 @@ import os
 
 
 class MissingSecret(LookupError):
-    pass
+    """No secret is configured under that name."""
 
 
 def _from_env(name: str) -> str:

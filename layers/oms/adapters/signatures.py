@@ -8,7 +8,7 @@ TOLERANCE_SECONDS = 300
 
 
 class BadSignature(Exception):
-    pass
+    """The webhook is not signed by someone who knows the secret (or is too old)."""
 
 
 def sign_generic(secret: str, body: bytes, timestamp: int) -> str:

@@ -7,7 +7,7 @@ from .context import Context
 
 
 class UnknownLocation(LookupError):
-    pass
+    """Stock was set for a location nobody created."""
 
 
 def put_location(ctx: Context, location: Location) -> None:

@@ -18,7 +18,7 @@ MAX_ATTEMPTS = 12
 
 
 class UnknownOrder(LookupError):
-    pass
+    """An event or request names an order the store does not have."""
 
 
 def update_order(ctx: Context, order_id: str, step: Callable[[Order], OrderCommit | None]) -> list[DomainEvent]:
