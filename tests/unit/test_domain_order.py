@@ -202,7 +202,7 @@ def test_card_declined_holds_the_order():
     events = order.record_authorization(approved=False, authorization_id=None, decline_code="insufficient_funds",
                                         idempotency_key="O-1:authorize", now=NOW)
     assert event_types(events) == ["PaymentDeclined", "OrderHeld"]
-    assert events[0].data == {"amount": TOTAL, "decline_code": "insufficient_funds"}
+    assert events[0].data == {"amount": TOTAL, "currency": "USD", "decline_code": "insufficient_funds"}
     assert events[1].data["hold_type"] == "payment_declined"
     assert "insufficient_funds" in events[1].data["detail"]
     assert order.payment.status == "declined"
@@ -217,7 +217,7 @@ def test_processor_failure_holds_the_order():
     order = allocated(make_order())
     events = order.record_payment_failure("timeout", "O-1:authorize", NOW)
     assert event_types(events) == ["PaymentFailed", "OrderHeld"]
-    assert events[0].data == {"amount": TOTAL, "reason": "timeout"}
+    assert events[0].data == {"amount": TOTAL, "currency": "USD", "reason": "timeout"}
     assert events[1].data["hold_type"] == "payment_error"
     assert order.payment.status == "failed"
     assert order.payment.transactions[0]["status"] == "failed"

@@ -315,7 +315,8 @@ class Order:
             "decline_code": decline_code})
         if not approved:
             self.payment.status = "declined"
-            return [DomainEvent("PaymentDeclined", {"amount": self.total, "decline_code": decline_code}),
+            return [DomainEvent("PaymentDeclined", {"amount": self.total, "currency": self.currency,
+                                                  "decline_code": decline_code}),
                     *self._place_holds([Hold("payment_declined", f"card declined: {decline_code}")])]
         self.payment.status = "authorized"
         self.payment.authorization_id = authorization_id
@@ -330,7 +331,7 @@ class Order:
         self.payment.transactions.append({
             "type": "authorization", "amount": self.total, "status": "failed", "processor_id": None,
             "idempotency_key": idempotency_key, "occurred_at": now, "decline_code": reason})
-        return [DomainEvent("PaymentFailed", {"amount": self.total, "reason": reason}),
+        return [DomainEvent("PaymentFailed", {"amount": self.total, "currency": self.currency, "reason": reason}),
                 *self._place_holds([Hold("payment_error", f"processor unavailable: {reason}")])]
 
     def create_fulfillment_orders(self) -> list[DomainEvent]:
