@@ -69,7 +69,27 @@ def json_object(body: bytes) -> dict:
     return data
 
 
-def validation_error(error) -> ApiError:
+def parsed(data: dict, model):
+    """The body as a Powertools Parser model, or a 422 saying which fields are wrong."""
+    from aws_lambda_powertools.utilities.parser import ValidationError, parse
+
     from oms.services.canonical import error_details
 
-    return ApiError(422, "validation_failed", "the request cannot be processed", error_details(error))
+    try:
+        return parse(event=data, model=model)
+    except ValidationError as error:
+        raise ApiError(422, "validation_failed", "the request cannot be processed", error_details(error)) from None
+
+
+def accept_order(ctx, canonical, data: dict, channel: str):
+    """Receive a canonical order: 202 when new, 200 with the same ids when a retry, 409 when
+    the channel reused the external id for another order."""
+    from oms.services.intake import ExternalIdConflict, body_fingerprint, receive_order
+
+    try:
+        received = receive_order(ctx, canonical, channel=channel, fingerprint=body_fingerprint(data))
+    except ExternalIdConflict:
+        raise ApiError(409, "external_id_conflict",
+                       "this external_id was already received with a different body") from None
+    return json_response(202 if received.created else 200, {
+        "order_id": received.order_id, "order_number": received.order_number, "status": "received"})

@@ -5,7 +5,7 @@ import hmac
 
 from chalice import AuthResponse, Blueprint
 
-from .http import ApiError, api_errors, error_response, json_object, json_response, raw_body, validation_error
+from .http import ApiError, accept_order, api_errors, error_response, json_object, json_response, parsed, raw_body
 
 ops = Blueprint(__name__)
 
@@ -29,13 +29,8 @@ def ops_token_authorizer(auth_request):
 
 
 def _body(model):
-    from aws_lambda_powertools.utilities.parser import ValidationError, parse
-
     data = json_object(raw_body(ops.current_request))
-    try:
-        return data, parse(event=data, model=model)
-    except ValidationError as error:
-        raise validation_error(error) from None
+    return data, parsed(data, model)
 
 
 def _ctx():
@@ -97,23 +92,16 @@ def get_stock(sku: str):
 @api_errors
 def create_order():
     from oms.services.canonical import CanonicalOrder
-    from oms.services.intake import ExternalIdConflict, body_fingerprint, preview_problems, receive_order
+    from oms.services.intake import preview_problems
 
     data, canonical = _body(CanonicalOrder)
     ctx = _ctx()
-    fingerprint = body_fingerprint(data)
     if ctx.store.find_external("call_center", canonical.external_id) is None:
         problems = preview_problems(ctx, canonical, "call_center")
         if problems:
             raise ApiError(422, "order_invalid", "the order has problems to fix before it can be placed",
                            [{"type": h.type, "detail": h.detail} for h in problems])
-    try:
-        received = receive_order(ctx, canonical, channel="call_center", fingerprint=fingerprint)
-    except ExternalIdConflict:
-        raise ApiError(409, "external_id_conflict",
-                       "this external_id was already used for a different order") from None
-    return json_response(202 if received.created else 200, {
-        "order_id": received.order_id, "order_number": received.order_number, "status": "received"})
+    return accept_order(ctx, canonical, data, "call_center")
 
 
 @ops.route("/orders/{order_id}", methods=["GET"], authorizer=ops_token_authorizer)

@@ -5,7 +5,7 @@ import time
 
 from chalice import Blueprint
 
-from .http import ApiError, api_errors, json_object, json_response, raw_body, validation_error
+from .http import ApiError, accept_order, api_errors, json_object, json_response, parsed, raw_body
 
 webhooks = Blueprint(__name__)
 
@@ -27,39 +27,20 @@ def _verified_json(kind: str, source: str) -> dict:
 @webhooks.route("/webhooks/orders/generic", methods=["POST"])
 @api_errors
 def receive_generic_order():
-    from aws_lambda_powertools.utilities.parser import ValidationError, parse
-
     from oms.bootstrap import context
     from oms.services.canonical import CanonicalOrder
-    from oms.services.intake import ExternalIdConflict, body_fingerprint, receive_order
 
     data = _verified_json("orders", "generic")
-    try:
-        canonical = parse(event=data, model=CanonicalOrder)
-    except ValidationError as error:
-        raise validation_error(error) from None
-    try:
-        received = receive_order(context(), canonical, channel="generic", fingerprint=body_fingerprint(data))
-    except ExternalIdConflict:
-        raise ApiError(409, "external_id_conflict",
-                       "this external_id was already received with a different body") from None
-    return json_response(202 if received.created else 200, {
-        "order_id": received.order_id, "order_number": received.order_number, "status": "received"})
+    return accept_order(context(), parsed(data, CanonicalOrder), data, "generic")
 
 
 @webhooks.route("/webhooks/tracking/generic", methods=["POST"])
 @api_errors
 def receive_generic_tracking():
-    from aws_lambda_powertools.utilities.parser import ValidationError, parse
-
     from oms.bootstrap import context
     from oms.services.canonical import TrackingUpdate
     from oms.services.orders import apply_tracking_update
 
-    data = _verified_json("tracking", "generic")
-    try:
-        update = parse(event=data, model=TrackingUpdate)
-    except ValidationError as error:
-        raise validation_error(error) from None
+    update = parsed(_verified_json("tracking", "generic"), TrackingUpdate)
     outcome = apply_tracking_update(context(), update.as_update())
     return json_response(202, {"tracking_number": update.tracking_number, "result": outcome})
