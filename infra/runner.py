@@ -56,6 +56,9 @@ class _Loop(threading.Thread):
         self.stop = stop
 
     def run(self) -> None:
+        # Idle pollers back off (50 ms doubling to 400 ms), as Lambda's long polling would,
+        # so that empty receives do not take the serialised moto server's time from real work.
+        pause = 0.05
         try:
             while not self.stop.is_set():
                 try:
@@ -63,8 +66,9 @@ class _Loop(threading.Thread):
                 except Exception:  # a broken poll must not kill the stack; log and go on
                     log.exception("%s failed", self.name)
                     busy = False
+                pause = 0.05 if busy else min(0.4, pause * 2)
                 if not busy:
-                    self.stop.wait(0.05)
+                    self.stop.wait(pause)
         finally:
             if not self.stop.is_set():
                 log.error("%s stopped unexpectedly", self.name)
