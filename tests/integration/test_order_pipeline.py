@@ -122,3 +122,12 @@ def test_prepaid_orders_are_recorded_not_authorised_and_never_captured(stocked):
     assert payments["status"] == "paid"
     assert [t["type"] for t in payments["transactions"]] == ["prepaid"]
     assert payments["captured"] == payments["authorized"]
+
+
+def test_an_unmatched_update_sent_again_is_kept_once(api):
+    from .conftest import table_items
+
+    for _ in range(2):
+        _track(api, "NOBODY-2", "in_transit", "2026-11-27T09:00:00Z")
+    kept = [i for i in table_items() if i["pk"]["S"] == "TRACK#NOBODY-2"]
+    assert len(kept) == 1 and kept[0]["sk"]["S"].startswith("UNMATCHED#")

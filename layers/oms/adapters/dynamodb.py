@@ -6,7 +6,7 @@
   EXT#<channel>#<external_id> / REF  guard: one order per channel order, with its body hash
   ORDERNO#<number> / REF           guard and lookup for the OMS order number
   CHANNELNO#<number> / ORDER#<id>  lookup by the channel's order number (may repeat across channels)
-  TRACK#<number> / REF             tracking number -> order; TRACK#<number> / UNMATCHED#... unmatched updates
+  TRACK#<number> / REF             tracking number -> order; TRACK#<number> / UNMATCHED#<digest> unmatched updates
   SKU#<sku> / SKU                  the SKU exists
   SKU#<sku> / LOC#<location>       stock level: on_hand, reserved, safety_stock, available
   SKU#<sku> / H#<location>#<ver>   inventory history (InventoryAdjusted), published like order history
@@ -15,6 +15,7 @@
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -230,8 +231,9 @@ class DynamoStore:
             return None
 
     def record_unmatched_tracking(self, tracking_number: str, update: dict, received_at: str) -> None:
-        digest = json.dumps(update, sort_keys=True, default=str)
-        UnmatchedTrackingItem(f"TRACK#{tracking_number}", f"UNMATCHED#{received_at}#{hash(digest) & 0xffffffff:08x}",
+        # Keyed by the update's content: the carrier's retries of one update are one item.
+        digest = hashlib.sha256(json.dumps(update, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        UnmatchedTrackingItem(f"TRACK#{tracking_number}", f"UNMATCHED#{digest}",
                               update=update, received_at=received_at).save()
 
     def backordered_orders(self) -> list[tuple[str, list[str]]]:
