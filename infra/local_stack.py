@@ -153,7 +153,7 @@ def main() -> None:
     try:
         stopped.wait()
     except KeyboardInterrupt:
-        pass
+        print("stopping", flush=True)  # Ctrl-C is how a person stops the stack
     stack.shutdown()
 
 

@@ -46,7 +46,8 @@ class Stack:
                 if requests.get(f"{self.url}/health", timeout=1).json() == {"status": "ok"}:
                     break
             except requests.RequestException:
-                pass
+                time.sleep(0.1)  # not listening yet
+                continue
             time.sleep(0.2)
         else:
             raise RuntimeError(f"the local stack did not become healthy:\n{self.log.read_text()[-3000:]}")

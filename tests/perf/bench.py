@@ -215,7 +215,7 @@ def start_stack(recorder: CallRecorder):
             if client.http.get(f"{client.base}/health", timeout=5).status_code == 200:
                 break
         except OSError:
-            pass
+            pass  # not listening yet: wait below, within the deadline
         if time.monotonic() > deadline:
             raise SystemExit("the local stack did not answer /health")
         time.sleep(0.1)
