@@ -4,9 +4,9 @@ judged here but by validation, which holds the order."""
 from __future__ import annotations
 
 from datetime import UTC
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from oms.domain.money import MoneyError, currency_exponent, to_minor
 from oms.domain.order import DeliveryGroup, Line, Order, Payment
@@ -14,6 +14,16 @@ from oms.domain.order import DeliveryGroup, Line, Order, Payment
 DecimalString = Annotated[str, Field(strict=True, pattern=r"^\d{1,15}(\.\d{1,6})?$", max_length=24)]
 Text = Annotated[str, Field(strict=True, max_length=500)]
 Id = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
+# A SKU may be empty: a channel line without one is mapped, then held by validation.
+Sku = Annotated[str, Field(strict=True, max_length=128)]
+
+
+class UnmappablePayload(ValueError):
+    """A channel's or carrier's payload that its mapper cannot understand (a 422 with details)."""
+
+    def __init__(self, details: list[dict]):
+        super().__init__("; ".join(f"{d['field']}: {d['problem']}" for d in details))
+        self.details = details
 
 
 class _Model(BaseModel):
@@ -42,11 +52,15 @@ class Customer(_Model):
 
 
 class OrderLine(_Model):
-    sku: Id
+    sku: Sku
     quantity: Annotated[StrictInt, Field(gt=0, le=100_000)]
     unit_price: DecimalString
     name: Text | None = None
     delivery_group: Id | None = None
+    channel_line_id: Id | None = None  # the channel's own line id, used when telling it about the line
+    discount: DecimalString = "0"  # this line's share of discount_total (amount off its extended price)
+    tax: DecimalString = "0"  # this line's share of tax_total
+    requires_shipping: StrictBool = True  # False: gift cards and digital goods, delivered by the channel
 
 
 class DeliveryGroupIn(_Model):
@@ -66,6 +80,15 @@ class PrepaidPayment(_Model):
     reference: Id
 
 
+class ChannelPayment(_Model):
+    """Payment the channel takes itself: already paid, an authorisation the channel holds
+    (and captures), or not yet paid (the order waits)."""
+    method: Literal["channel"]
+    status: Literal["paid", "authorized", "pending"]
+    gateway: Text | None = None
+    reference: Id | None = None
+
+
 class CanonicalOrder(_Model):
     external_id: Id
     channel_order_number: Text | None = None
@@ -81,14 +104,19 @@ class CanonicalOrder(_Model):
     tax_total: DecimalString = "0"
     discount_total: DecimalString = "0"
     total: DecimalString
-    payment: Annotated[CardPayment | PrepaidPayment, Field(discriminator="method")]
+    taxes_included: StrictBool = False  # unit prices and shipping already include tax_total
+    payment: Annotated[CardPayment | PrepaidPayment | ChannelPayment, Field(discriminator="method")]
+    # Where the channel must be told about the order (e.g. shop_domain, the channel's order id).
+    channel_context: Annotated[dict[str, str], Field(max_length=20)] = {}
+    # The channel's custom attributes (SFCC c_*, Shopify note_attributes), kept as given.
+    attributes: Annotated[dict[str, Any], Field(max_length=200)] = {}
 
     @model_validator(mode="after")
     def _consistent(self) -> CanonicalOrder:
         try:
             currency_exponent(self.currency)
             amounts = [self.total, self.shipping_total, self.tax_total, self.discount_total,
-                       *(line.unit_price for line in self.lines),
+                       *(amount for line in self.lines for amount in (line.unit_price, line.discount, line.tax)),
                        *(g.shipping_total for g in self.delivery_groups or [])]
             for amount in amounts:
                 to_minor(amount, self.currency)
@@ -142,16 +170,56 @@ def build_order(c: CanonicalOrder, *, order_id: str, order_number: str, channel:
 
 
 
+# The OMS's carrier statuses. Carrier formats map onto these; the vendor's own code is kept
+# beside each checkpoint as carrier_status.
+TrackingStatus = Literal["info_received", "in_transit", "out_for_delivery", "available_for_pickup",
+                         "attempt_failed", "delivered", "exception", "returned_to_sender", "expired"]
+
+
+def utc_text(moment) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class Checkpoint(_Model):
+    status: TrackingStatus
+    occurred_at: AwareDatetime
+    description: Text = ""
+    location: Text = ""
+    carrier_status: Text | None = None
+
+    def as_dict(self) -> dict:
+        return {"status": self.status, "occurred_at": utc_text(self.occurred_at), "description": self.description,
+                "location": self.location, "carrier_status": self.carrier_status}
+
+
+class CarrierTracking(_Model):
+    """What a carrier or aggregator says about one parcel: its checkpoints (one or its whole
+    history, in any order) and what it expects next."""
+    tracking_number: Id
+    carrier: Text | None = None
+    checkpoints: Annotated[list[Checkpoint], Field(max_length=500)]
+    estimated_delivery: Text | None = None
+    signed_by: Text | None = None
+    public_url: Text | None = None
+
+    def as_update(self) -> dict:
+        return {"tracking_number": self.tracking_number, "carrier": self.carrier,
+                "checkpoints": [c.as_dict() for c in self.checkpoints],
+                "estimated_delivery": self.estimated_delivery, "signed_by": self.signed_by,
+                "public_url": self.public_url}
+
+
 class TrackingUpdate(_Model):
     """A carrier's checkpoint in the OMS's own words (the generic tracking webhook's body)."""
     tracking_number: Id
-    status: Literal["in_transit", "out_for_delivery", "delivered", "exception", "returned_to_sender"]
+    status: TrackingStatus
     occurred_at: AwareDatetime
     description: Text = ""
     location: Text = ""
     estimated_delivery: Text | None = None
 
     def as_update(self) -> dict:
-        data = self.model_dump()
-        data["occurred_at"] = self.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-        return data
+        checkpoint = Checkpoint(status=self.status, occurred_at=self.occurred_at, description=self.description,
+                                location=self.location)
+        return CarrierTracking(tracking_number=self.tracking_number, checkpoints=[checkpoint],
+                               estimated_delivery=self.estimated_delivery).as_update()

@@ -85,3 +85,55 @@ class TransientPaymentError(Exception):
 class PaymentProcessor(Protocol):
     def authorize(self, *, amount: int, currency: str, token: str, idempotency_key: str) -> AuthorizationResult: ...
     def capture(self, *, authorization_id: str, amount: int, currency: str, idempotency_key: str) -> str: ...
+
+
+# ---- telling a sales channel what happened to its order ------------------------------------
+
+class ChannelUnavailable(Exception):
+    """The channel did not answer usefully (network, timeout, 5xx, 429): retry later."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ChannelRejected(Exception):
+    """The channel refused the request (a 4xx other than 429): retrying will not help."""
+
+
+@dataclass(frozen=True)
+class ChannelItem:
+    channel_line_id: str | None
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class ChannelOrder:
+    """The order as its channel knows it. `context` is what the channel adapter put on the
+    canonical order (e.g. Shopify's shop_domain and order_id, SFCC's order_no)."""
+    channel: str
+    external_id: str
+    channel_order_number: str
+    context: dict
+    status: str  # the OMS order status after the change
+    shipping_status: str  # not_shipped | part_shipped | shipped
+
+
+@dataclass(frozen=True)
+class ChannelShipment:
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+    tracking_url: str | None
+    service: str
+    items: list[ChannelItem]
+
+
+class ChannelNotifier(Protocol):
+    """A channel's API. Each call is safe to repeat with the same idempotency key: the adapter
+    checks what the channel already has before it changes anything."""
+    def shipment_shipped(self, order: ChannelOrder, shipment: ChannelShipment, idempotency_key: str) -> None: ...
+    def shipment_delivered(self, order: ChannelOrder, shipment: ChannelShipment, idempotency_key: str) -> None: ...
+    def order_cancelled(self, order: ChannelOrder, items: list[ChannelItem], *, whole_order: bool, reason: str,
+                        idempotency_key: str) -> None: ...
