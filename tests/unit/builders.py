@@ -141,10 +141,16 @@ def ship_all(order: Order, fulfillment_order_id: str, tracking_number: str, line
                       lines=lines, now=NOW)
 
 
+def checkpoint(status: str, occurred_at: str, description: str = "", location: str = "") -> dict:
+    return {"status": status, "occurred_at": occurred_at, "description": description or status,
+            "location": location, "carrier_status": None}
+
+
 def tracking(status: str, occurred_at: str, description: str = "", location: str = "",
              estimated_delivery: str | None = None) -> dict:
-    return {"status": status, "occurred_at": occurred_at, "description": description or status,
-            "location": location, "estimated_delivery": estimated_delivery}
+    """A carrier update with one checkpoint, in the shape CarrierTracking.as_update gives."""
+    return {"checkpoints": [checkpoint(status, occurred_at, description, location)],
+            "estimated_delivery": estimated_delivery}
 
 
 def capture_everything_due(order: Order, shipment_id: str) -> int:

@@ -237,9 +237,10 @@ def test_build_order_defaults():
 def test_tracking_update_in_the_domain_shape():
     update = TrackingUpdate.model_validate({"tracking_number": "1Z1", "status": "delivered",
                                             "occurred_at": "2024-05-03T15:00:00+00:00"})
-    assert update.as_update() == {"tracking_number": "1Z1", "status": "delivered",
-                                  "occurred_at": "2024-05-03T15:00:00Z", "description": "", "location": "",
-                                  "estimated_delivery": None}
+    assert update.as_update() == {
+        "tracking_number": "1Z1", "carrier": None, "estimated_delivery": None, "signed_by": None, "public_url": None,
+        "checkpoints": [{"status": "delivered", "occurred_at": "2024-05-03T15:00:00Z", "description": "",
+                         "location": "", "carrier_status": None}]}
 
 
 @pytest.mark.parametrize("status", ["label_created", "lost", ""])

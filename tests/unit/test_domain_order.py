@@ -231,7 +231,7 @@ def test_prepaid_order_records_payment():
                                       idempotency_key="k", now=NOW) == []
     events = order.record_prepaid(NOW)
     assert event_types(events) == ["PaymentRecorded"]
-    assert events[0].data == {"amount": TOTAL, "currency": "USD", "reference": "PAY-123"}
+    assert events[0].data == {"amount": TOTAL, "currency": "USD", "reference": "PAY-123", "kind": "paid"}
     assert order.payment.status == "paid"
     assert order.payment.authorized == order.payment.captured == TOTAL
     assert order.payment.transactions[0]["type"] == "prepaid"
@@ -538,13 +538,13 @@ def test_tracking_checkpoint_is_recorded_and_moves_status():
                       estimated_delivery="2024-05-04")
     events = order.apply_tracking("1Z1", update)
     assert event_types(events) == ["ShipmentTrackingUpdated"]
+    checkpoint = {"status": "in_transit", "occurred_at": "2024-05-02T08:00:00Z", "description": "Departed",
+                  "location": "Memphis, TN", "carrier_status": None}
     assert events[0].data == {"shipment_id": "O-1-F1-S1", "tracking_number": "1Z1", "status": "in_transit",
-                              "occurred_at": "2024-05-02T08:00:00Z", "description": "Departed",
-                              "location": "Memphis, TN"}
+                              "checkpoints": [checkpoint], "estimated_delivery": "2024-05-04"}
     assert shipment.status == "in_transit"
     assert shipment.estimated_delivery == "2024-05-04"
-    assert shipment.events == [{"status": "in_transit", "occurred_at": "2024-05-02T08:00:00Z",
-                                "description": "Departed", "location": "Memphis, TN"}]
+    assert shipment.events == [checkpoint]
 
 
 def test_duplicate_checkpoint_is_ignored():

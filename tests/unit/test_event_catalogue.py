@@ -80,10 +80,10 @@ def test_every_domain_event_is_built_with_a_literal_name():
 
 
 def test_enumerations_follow_the_domain():
-    from oms.domain.order import PAYMENT_HOLDS, TRACKING_STATUSES, VALIDATION_HOLDS
+    from oms.domain.order import PAYMENT_HOLDS, SELF_CLEARING_HOLDS, TRACKING_STATUSES, VALIDATION_HOLDS
 
     defs = load_schemas()["envelope"]["$defs"]
-    assert set(defs["hold_type"]["enum"]) == {*VALIDATION_HOLDS, *PAYMENT_HOLDS, "backorder"}
+    assert set(defs["hold_type"]["enum"]) == {*VALIDATION_HOLDS, *PAYMENT_HOLDS, *SELF_CLEARING_HOLDS}
     assert set(defs["tracking_status"]["enum"]) == set(TRACKING_STATUSES)
 
 
@@ -169,7 +169,9 @@ GOOD = [
     _detail("PaymentAuthorized", {"amount": 14547, "currency": "USD", "authorization_id": "auth_sim_1f2e"}),
     _detail("ShipmentTrackingUpdated", {
         "shipment_id": "o1-F1-S1", "tracking_number": "1Z999AA10123456784", "status": "in_transit",
-        "occurred_at": "2024-11-06T08:15:00+01:00", "description": "Departed facility", "location": None}),
+        "estimated_delivery": None, "checkpoints": [{
+            "status": "in_transit", "occurred_at": "2024-11-06T08:15:00+01:00", "description": "Departed facility",
+            "location": None, "carrier_status": None}]}),
     _detail("InventoryAdjusted", {
         "sku": "TEE-BLK-M", "location_id": "WH1", "on_hand": 40, "safety_stock": 2, "previous_on_hand": 12,
         "previous_safety_stock": 2, "reserved": 5, "available": 33},
@@ -272,10 +274,12 @@ def _domain_runs() -> list[tuple[str, list]]:
         events += order.record_capture(amount=order.capture_due(), capture_id=f"cap_{n}",
                                        idempotency_key=f"k:capture:{n}", shipment_id=shipment.shipment_id, now=NOW)
         if n == 1:
-            events += order.apply_tracking(f"1Z{n}", {"status": "exception", "occurred_at": "2024-11-06T09:00:00Z",
-                                                      "description": "Address unknown", "location": "Memphis, TN"})
-        events += order.apply_tracking(f"1Z{n}", {"status": "delivered", "occurred_at": "2024-11-07T10:30:00Z",
-                                                  "description": "", "location": ""})
+            events += order.apply_tracking(f"1Z{n}", {"checkpoints": [{
+                "status": "exception", "occurred_at": "2024-11-06T09:00:00Z", "description": "Address unknown",
+                "location": "Memphis, TN", "carrier_status": "failure/address_issue"}]})
+        events += order.apply_tracking(f"1Z{n}", {"checkpoints": [{
+            "status": "delivered", "occurred_at": "2024-11-07T10:30:00Z", "description": "", "location": ""}],
+            "estimated_delivery": "2024-11-07", "signed_by": "J SMITH"})
     runs.append(("card, backorder, two shipments", events))
 
     order, events = _received(card)
@@ -299,6 +303,30 @@ def _domain_runs() -> list[tuple[str, list]]:
                                        Allocation("L2", "HOODIE-GRY-L", "WH1", 1)])
     events += order.record_prepaid(NOW)
     runs.append(("prepaid", events))
+
+    # Channel order not paid yet: it waits, the channel reports it paid, then it is cancelled.
+    order, events = _received({"method": "channel", "status": "pending", "reference": "gid-1"})
+    events += order.record_validation([])
+    events += order.record_allocation([Allocation("L1", "TEE-BLK-M", "WH1", 2),
+                                       Allocation("L2", "HOODIE-GRY-L", "WH1", 1)])
+    events += order.record_prepaid(NOW)
+    events += order.record_channel_paid(NOW)
+    cancelled, _ = order.cancel(None, reason="customer", source="channel")
+    events += cancelled
+    runs.append(("channel payment, cancelled", events))
+
+    # Card order: one line partly cancelled by an operator, the rest cancelled, the authorisation voided.
+    order, events = _received(card)
+    events += order.record_validation([])
+    events += order.record_allocation([Allocation("L1", "TEE-BLK-M", "WH1", 1)])
+    cancelled, _ = order.cancel({"L1": 1, "L2": 1}, reason="out of stock", source="operator")
+    events += cancelled
+    events += order.record_authorization(approved=True, authorization_id="auth_sim_2", decline_code=None,
+                                         idempotency_key="k:authorize", now=NOW)
+    cancelled, _ = order.cancel(None, reason="customer asked", source="operator")
+    events += cancelled
+    events += order.record_void(idempotency_key="k:void", now=NOW)
+    runs.append(("partial cancel, then void", events))
 
     order, events = _received(card)
     events += order.record_validation([Hold("invalid_address", "billing_address: postal_code invalid")])

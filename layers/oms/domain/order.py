@@ -8,17 +8,42 @@ from typing import Any
 
 from .events import DomainEvent
 
+SETTLED_PAYMENT = ("authorized", "paid", "channel_authorized")  # the order may ship
 STATUSES = ("received", "on_hold", "processing", "partially_shipped", "shipped",
             "partially_delivered", "delivered", "cancelled")
 
 VALIDATION_HOLDS = ("invalid_address", "invalid_customer", "unknown_sku", "totals_mismatch")
 PAYMENT_HOLDS = ("payment_declined", "payment_error")
+# Holds that clear themselves (stock arrives, the channel reports payment): not an operator's to release.
+SELF_CLEARING_HOLDS = ("backorder", "awaiting_payment")
 
-# Carrier statuses in the order a parcel moves through them. A later update never moves a
-# shipment back down this list; exception-like statuses sit beside it (rank of in_transit).
-TRACKING_RANK = {"label_created": 0, "in_transit": 1, "exception": 1, "out_for_delivery": 2,
-                 "returned_to_sender": 3, "delivered": 3}
-TRACKING_STATUSES = ("in_transit", "out_for_delivery", "delivered", "exception", "returned_to_sender")
+# Carrier statuses in the order a parcel moves through them: a shipment never moves back down
+# this list. Alerts sit beside it (an operator must look); a later progress checkpoint clears one.
+TRACKING_RANK = {"label_created": 0, "info_received": 0, "in_transit": 1, "out_for_delivery": 2,
+                 "available_for_pickup": 2, "delivered": 3, "returned_to_sender": 3}
+TRACKING_ALERTS = ("exception", "attempt_failed", "expired")
+TRACKING_FINAL = ("delivered", "returned_to_sender")
+TRACKING_STATUSES = tuple(s for s in TRACKING_RANK if s != "label_created") + TRACKING_ALERTS
+CHECKPOINT_FIELDS = ("status", "occurred_at", "description", "location", "carrier_status")
+
+
+def tracking_status(checkpoints: list[dict]) -> str:
+    """A shipment's status from its checkpoints in carrier time: a pure function of the set,
+    so the same checkpoints in any arrival order, any number of times, give the same status."""
+    status, rank = "label_created", 0
+    for checkpoint in checkpoints:
+        if status in TRACKING_FINAL:
+            break
+        new = checkpoint["status"]
+        if new in TRACKING_ALERTS:
+            status = new
+        elif TRACKING_RANK[new] >= rank:
+            status, rank = new, TRACKING_RANK[new]
+    return status
+
+
+def _checkpoint_order(checkpoint: dict) -> tuple:
+    return tuple(checkpoint.get(k) or "" for k in CHECKPOINT_FIELDS[1:]) + (checkpoint["status"],)
 
 
 class OrderRuleViolation(ValueError):
@@ -47,6 +72,12 @@ class Line:
     allocated: int = 0
     shipped: int = 0
     delivered: int = 0
+    channel_line_id: str | None = None
+    discount: int = 0
+    tax: int = 0
+    # False for gift cards and digital goods: the channel delivers them, so they are
+    # allocated, shipped and delivered from the start and never reach a warehouse.
+    requires_shipping: bool = True
 
     @property
     def open_quantity(self) -> int:
@@ -104,6 +135,8 @@ class Shipment:
     estimated_delivery: str | None = None
     delivered_at: str | None = None
     events: list[dict] = field(default_factory=list)
+    signed_by: str | None = None
+    tracking_url: str | None = None
 
 
 @dataclass
@@ -126,7 +159,9 @@ class Payment:
     currency: str
     token: str | None = None
     reference: str | None = None
-    status: str = "pending"  # pending | authorized | declined | failed | paid
+    # pending | authorized | declined | failed | paid | channel_authorized | voided
+    status: str = "pending"
+    channel_status: str | None = None  # for method "channel": paid | authorized | pending at the channel
     authorization_id: str | None = None
     authorized: int = 0
     captured: int = 0
@@ -156,6 +191,9 @@ class Order:
     allocations: list[Allocation] = field(default_factory=list)
     fulfillment_orders: list[FulfillmentOrder] = field(default_factory=list)
     validated: bool = False
+    taxes_included: bool = False
+    channel_context: dict = field(default_factory=dict)
+    attributes: dict = field(default_factory=dict)
     # Persistence bookkeeping set by the store: optimistic-lock version and history length.
     version: int = 0
     history_length: int = 0
@@ -182,15 +220,31 @@ class Order:
             return "delivered"
         if self.holds:
             return "on_hold"
+        # Lines the channel delivers itself (gift cards) say nothing about the parcels.
+        open_lines = [line for line in open_lines if line.requires_shipping]
         if any(line.delivered for line in open_lines):
             return "partially_delivered"
         if all(line.shipped == line.open_quantity for line in open_lines):
             return "shipped"
         if any(line.shipped for line in open_lines):
             return "partially_shipped"
-        if self.fulfillment_orders or self.payment.status in ("authorized", "paid"):
+        if self.fulfillment_orders or self.payment.status in SETTLED_PAYMENT:
             return "processing"
         return "received"
+
+    def open_lines(self) -> list[Line]:
+        return [line for line in self.lines if line.open_quantity]
+
+    @property
+    def amount_due(self) -> int:
+        """What the order is worth after cancellations: cancelled units take their share of
+        everything but shipping; a fully cancelled order is worth nothing."""
+        if not self.open_lines():
+            return 0
+        cancelled = sum(line.unit_price * line.cancelled for line in self.lines)
+        if not cancelled or not self.merchandise_total:
+            return self.total
+        return self.total - (self.total - self.shipping_total) * cancelled // self.merchandise_total
 
     def line(self, line_id: str) -> Line:
         return next(line for line in self.lines if line.line_id == line_id)
@@ -227,8 +281,9 @@ class Order:
         step the hold stopped (validation holds count as validated, payment holds retry)."""
         if hold_type not in self.hold_types():
             raise OrderRuleViolation("not_found", f"the order has no {hold_type} hold")
-        if hold_type == "backorder":
-            raise OrderRuleViolation("hold_not_releasable", "a backorder hold clears itself when stock arrives")
+        if hold_type in SELF_CLEARING_HOLDS:
+            raise OrderRuleViolation("hold_not_releasable",
+                                     f"a {hold_type} hold clears itself (stock arrives, the channel reports payment)")
         events = self._release_hold(hold_type, f"released by an operator: {reason}")
         if hold_type in PAYMENT_HOLDS:
             self.payment.status = "pending"
@@ -295,15 +350,37 @@ class Order:
                 and not self.hold_types())
 
     def record_prepaid(self, now: str) -> list[DomainEvent]:
-        if not self.needs_payment() or self.payment.method != "prepaid":
+        """The channel took the payment (or holds the authorisation and captures it itself):
+        record it. A channel order not paid yet waits on an awaiting_payment hold."""
+        if not self.needs_payment() or self.payment.method not in ("prepaid", "channel"):
             return []
-        self.payment.status = "paid"
-        self.payment.authorized = self.payment.captured = self.total
+        at_channel = self.payment.channel_status
+        if at_channel == "pending":
+            return self._place_holds([Hold("awaiting_payment", "the channel has not taken the payment yet")])
+        held = at_channel == "authorized"
+        self.payment.status = "channel_authorized" if held else "paid"
+        self.payment.authorized = self.total
+        self.payment.captured = 0 if held else self.total
+        reference = self.payment.reference or self.external_id
         self.payment.transactions.append({
-            "type": "prepaid", "amount": self.total, "status": "succeeded",
-            "processor_id": self.payment.reference, "idempotency_key": None, "occurred_at": now})
+            "type": "channel_authorization" if held else "prepaid", "amount": self.total, "status": "succeeded",
+            "processor_id": reference, "idempotency_key": None, "occurred_at": now})
         return [DomainEvent("PaymentRecorded", {"amount": self.total, "currency": self.currency,
-                                                "reference": self.payment.reference})]
+                                                "reference": reference, "kind": "authorized" if held else "paid"})]
+
+    def record_channel_paid(self, now: str) -> list[DomainEvent]:
+        """The channel reports the order paid (Shopify orders/paid): clear the wait, record it."""
+        if self.payment.method != "channel" or self.payment.channel_status == "paid" or not self.open_lines():
+            return []
+        self.payment.channel_status = "paid"
+        events = [DomainEvent("ChannelPaymentReported", {"status": "paid"}),
+                  *self._release_hold("awaiting_payment", "the channel reported the order paid")]
+        if self.payment.status == "channel_authorized":
+            self.payment.status, self.payment.captured = "paid", self.total
+            events.append(DomainEvent("PaymentRecorded", {
+                "amount": self.total, "currency": self.currency,
+                "reference": self.payment.reference or self.external_id, "kind": "paid"}))
+        return events + self.record_prepaid(now)
 
     def record_authorization(self, *, approved: bool, authorization_id: str | None, decline_code: str | None,
                              idempotency_key: str, now: str) -> list[DomainEvent]:
@@ -336,7 +413,7 @@ class Order:
 
     def create_fulfillment_orders(self) -> list[DomainEvent]:
         """One fulfilment order per (location, delivery group) of the allocations."""
-        if self.fulfillment_orders or self.payment.status not in ("authorized", "paid") or self.hold_types():
+        if self.fulfillment_orders or self.payment.status not in SETTLED_PAYMENT or self.hold_types():
             return []
         groups: dict[tuple[str, str], list[dict]] = {}
         for allocation in self.allocations:
@@ -406,18 +483,100 @@ class Order:
 
     def capture_due(self) -> int:
         """What the shipped units entitle us to capture now. Shipping and tax follow the
-        merchandise proportionally; the last shipment takes the remainder so that a fully
-        shipped order has captured exactly its authorisation."""
+        merchandise proportionally; once nothing is left to ship the order's whole amount due
+        is captured, so a fully shipped order has captured exactly what it is worth."""
         if self.payment.status != "authorized":
             return 0
-        open_lines = [line for line in self.lines if line.open_quantity]
+        open_lines = self.open_lines()
+        due = min(self.amount_due, self.payment.authorized)
         if all(line.shipped == line.open_quantity for line in open_lines):
-            target = self.payment.authorized
+            target = due if any(line.shipped for line in open_lines) else 0
         else:
             merchandise = sum(line.unit_price * line.open_quantity for line in open_lines)
             shipped = sum(line.unit_price * line.shipped for line in open_lines)
-            target = self.payment.authorized * shipped // merchandise if merchandise else 0
-        return max(0, min(target, self.payment.authorized) - self.payment.captured)
+            target = due * shipped // merchandise if merchandise else 0
+        return max(0, target - self.payment.captured)
+
+    def void_due(self) -> bool:
+        """An authorisation nothing will ever be captured against is given back."""
+        return self.payment.status == "authorized" and not self.open_lines() and not self.payment.captured
+
+    def record_void(self, *, idempotency_key: str, now: str) -> list[DomainEvent]:
+        if not self.void_due():
+            return []
+        amount = self.payment.authorized
+        self.payment.status = "voided"
+        self.payment.transactions.append({
+            "type": "void", "amount": amount, "status": "succeeded", "processor_id": self.payment.authorization_id,
+            "idempotency_key": idempotency_key, "occurred_at": now})
+        return [DomainEvent("PaymentVoided", {"amount": amount, "currency": self.currency,
+                                              "authorization_id": self.payment.authorization_id})]
+
+    # ---- cancellation ----------------------------------------------------------------------
+    def cancellable(self, line: Line) -> int:
+        return line.open_quantity - line.shipped
+
+    def cancel(self, requested: dict[str, int] | None, *, reason: str, source: str
+               ) -> tuple[list[DomainEvent], list[Allocation]]:
+        """Cancel units that have not shipped: every one (requested None) or so many per line.
+        Returns the events and the reservations given back to stock."""
+        wanted = {line.line_id: self.cancellable(line) for line in self.lines} if requested is None else requested
+        for line_id, quantity in wanted.items():
+            line = next((x for x in self.lines if x.line_id == line_id), None)
+            if line is None:
+                raise OrderRuleViolation("not_found", f"the order has no line {line_id}")
+            if not isinstance(quantity, int) or quantity < 0 or quantity > self.cancellable(line):
+                raise OrderRuleViolation("quantity_exceeds_cancellable",
+                                         f"line {line_id}: {self.cancellable(line)} unit(s) can still be cancelled")
+        wanted = {line_id: quantity for line_id, quantity in wanted.items() if quantity}
+        if not wanted:
+            return [], []
+        was_backordered = "backorder" in self.hold_types()
+        released: list[Allocation] = []
+        for line_id, quantity in wanted.items():
+            line = self.line(line_id)
+            from_stock = max(0, quantity - line.unallocated)  # unreserved units go first: nothing to give back
+            released += self._release_reservations(line, from_stock)
+            line.allocated -= from_stock
+            line.cancelled += quantity
+        self.allocations = [a for a in self.allocations if a.quantity]
+        for fo in self.fulfillment_orders:
+            if all(fl["shipped"] == fl["quantity"] for fl in fo.lines):
+                fo.status = ("delivered" if fo.shipments and all(s.status == "delivered" for s in fo.shipments)
+                             else "shipped" if fo.shipments else "cancelled")
+        events = [DomainEvent("OrderLinesCancelled", {
+            "lines": [{"line_id": line_id, "sku": self.line(line_id).sku, "quantity": quantity,
+                       "channel_line_id": self.line(line_id).channel_line_id} for line_id, quantity in wanted.items()],
+            "released": [asdict(a) for a in released], "reason": reason, "source": source,
+            "amount_due": self.amount_due})]
+        if not self.open_lines():
+            for hold in list(self.holds):
+                events += self._release_hold(hold.type, "the order was cancelled")
+            events.append(DomainEvent("OrderCancelled", {"reason": reason, "source": source}))
+        elif was_backordered and self.fully_allocated:
+            events += self._release_hold("backorder", "the units still waiting were cancelled")
+            events.append(DomainEvent("OrderAllocated", {"allocations": [asdict(a) for a in self.allocations]}))
+        return events, released
+
+    def _release_reservations(self, line: Line, quantity: int) -> list[Allocation]:
+        """Give back reserved, unshipped units of a line, taking them off its fulfilment orders."""
+        released = []
+        for allocation in (a for a in self.allocations if a.line_id == line.line_id):
+            fo_lines = [fl for fo in self.fulfillment_orders if fo.location_id == allocation.location_id
+                        for fl in fo.lines if fl["line_id"] == line.line_id]
+            shipped_here = sum(fl["shipped"] for fl in fo_lines)
+            take = min(quantity, allocation.quantity - shipped_here)
+            if take <= 0:
+                continue
+            allocation.quantity -= take
+            quantity -= take
+            left = take
+            for fl in fo_lines:
+                cut = min(left, fl["quantity"] - fl["shipped"])
+                fl["quantity"] -= cut
+                left -= cut
+            released.append(Allocation(line.line_id, line.sku, allocation.location_id, take))
+        return released
 
     def record_capture(self, *, amount: int, capture_id: str, idempotency_key: str, shipment_id: str,
                        now: str) -> list[DomainEvent]:
@@ -433,40 +592,52 @@ class Order:
                                                 "shipment_id": shipment_id, "capture_id": capture_id})]
 
     def apply_tracking(self, tracking_number: str, update: dict) -> list[DomainEvent]:
-        """Record a carrier checkpoint once; move the shipment's status only forwards."""
+        """Record a carrier's checkpoints (one, or its whole history, in any order, again and
+        again): each distinct checkpoint once, sorted by carrier time. The status follows
+        from the set (see tracking_status) and never leaves delivered or returned_to_sender."""
         match = [(fo, s) for fo, s in self.shipments() if s.tracking_number == tracking_number]
         if not match:
             return []
         fo, shipment = match[0]
-        checkpoint = {k: update.get(k) for k in ("status", "occurred_at", "description", "location")}
-        if checkpoint in shipment.events:
+        new = []
+        for given in update.get("checkpoints", []):
+            checkpoint = {k: given.get(k) for k in CHECKPOINT_FIELDS}
+            if checkpoint not in shipment.events and checkpoint not in new:
+                new.append(checkpoint)
+        details = {k: update.get(k) for k in ("estimated_delivery", "signed_by")}
+        details["tracking_url"] = update.get("public_url")
+        changed_details = {k: v for k, v in details.items() if v and getattr(shipment, k) != v}
+        if not new and not changed_details:
             return []
-        shipment.events.append(checkpoint)
-        shipment.events.sort(key=lambda e: e["occurred_at"] or "")
-        if update.get("estimated_delivery"):
-            shipment.estimated_delivery = update["estimated_delivery"]
+        shipment.events = sorted(shipment.events + new, key=_checkpoint_order)
+        for key, value in changed_details.items():
+            setattr(shipment, key, value)
+        before = shipment.status
+        if before not in TRACKING_FINAL:
+            shipment.status = tracking_status(shipment.events)
         events = [DomainEvent("ShipmentTrackingUpdated", {
-            "shipment_id": shipment.shipment_id, "tracking_number": tracking_number, **checkpoint})]
-        stale = shipment.events[-1] is not checkpoint  # an older checkpoint arriving late
-        rank, current = TRACKING_RANK[update["status"]], TRACKING_RANK[shipment.status]
-        if rank < current or (rank == current and stale) or shipment.status in ("delivered", "returned_to_sender"):
+            "shipment_id": shipment.shipment_id, "tracking_number": tracking_number, "status": shipment.status,
+            "checkpoints": sorted(new, key=_checkpoint_order),
+            "estimated_delivery": shipment.estimated_delivery})]
+        if shipment.status == before:
             return events
-        shipment.status = update["status"]
-        if shipment.status == "exception" or shipment.status == "returned_to_sender":
+        if shipment.status in TRACKING_ALERTS or shipment.status == "returned_to_sender":
+            latest = next(c for c in reversed(shipment.events) if c["status"] == shipment.status)
             events.append(DomainEvent("ShipmentException", {
                 "shipment_id": shipment.shipment_id, "status": shipment.status,
-                "description": update.get("description")}))
+                "description": latest.get("description")}))
         if shipment.status == "delivered":
-            shipment.delivered_at = update["occurred_at"]
+            delivered = next(c for c in shipment.events if c["status"] == "delivered")
+            shipment.delivered_at = delivered["occurred_at"]
             for item in shipment.lines:
                 self.line(item["line_id"]).delivered += item["quantity"]
             if all(s.status == "delivered" for s in fo.shipments) and fo.status == "shipped":
                 fo.status = "delivered"
             events.append(DomainEvent("ShipmentDelivered", {
                 "shipment_id": shipment.shipment_id, "fulfillment_order_id": fo.fulfillment_order_id,
-                "delivered_at": update["occurred_at"]}))
+                "delivered_at": shipment.delivered_at}))
             if self.status == "delivered":
-                events.append(DomainEvent("OrderDelivered", {"delivered_at": update["occurred_at"]}))
+                events.append(DomainEvent("OrderDelivered", {"delivered_at": shipment.delivered_at}))
         return events
 
     # ---- persistence shape ----------------------------------------------------------------------

@@ -45,9 +45,12 @@ def customer_problems(customer: dict, country: str | None) -> list[str]:
 
 
 def totals_problem(order: Order) -> str | None:
-    expected = order.merchandise_total + order.shipping_total + order.tax_total - order.discount_total
+    tax = 0 if order.taxes_included else order.tax_total
+    expected = order.merchandise_total + order.shipping_total + tax - order.discount_total
     if expected != order.total:
-        return f"total {order.total} != lines + shipping + tax - discount = {expected} (minor units)"
+        formula = "lines + shipping - discount (tax included)" if order.taxes_included else \
+            "lines + shipping + tax - discount"
+        return f"total {order.total} != {formula} = {expected} (minor units)"
     return None
 
 
@@ -61,9 +64,13 @@ def find_problems(order: Order, known_skus: set[str]) -> list[Hold]:
     first_country = next((g.shipping_address.get("country") for g in order.delivery_groups if g.shipping_address), None)
     if issues := customer_problems(order.customer, first_country):
         holds.append(Hold("invalid_customer", "; ".join(issues)))
-    unknown = sorted({line.sku for line in order.lines} - known_skus)
-    if unknown:
-        holds.append(Hold("unknown_sku", "unknown SKU(s): " + ", ".join(unknown)))
+    shipped_goods = [line for line in order.lines if line.requires_shipping]
+    unknown = sorted({line.sku for line in shipped_goods if line.sku} - known_skus)
+    without_sku = [line.line_id for line in shipped_goods if not line.sku]
+    problems = ([f"line(s) {', '.join(without_sku)} have no SKU"] if without_sku else []) + \
+        (["unknown SKU(s): " + ", ".join(unknown)] if unknown else [])
+    if problems:
+        holds.append(Hold("unknown_sku", "; ".join(problems)))
     if problem := totals_problem(order):
         holds.append(Hold("totals_mismatch", problem))
     return holds

@@ -18,6 +18,10 @@ Id = Annotated[str, Field(strict=True, min_length=1, max_length=128)]
 Sku = Annotated[str, Field(strict=True, max_length=128)]
 
 
+def utc_text(moment) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 class UnmappablePayload(ValueError):
     """A channel's or carrier's payload that its mapper cannot understand (a 422 with details)."""
 
@@ -155,29 +159,33 @@ def build_order(c: CanonicalOrder, *, order_id: str, order_number: str, channel:
     return Order(
         order_id=order_id, order_number=order_number, channel=channel, external_id=c.external_id,
         channel_order_number=c.channel_order_number or c.external_id,
-        placed_at=c.placed_at.astimezone(UTC).isoformat().replace("+00:00", "Z"), received_at=received_at, currency=cur,
+        placed_at=utc_text(c.placed_at), received_at=received_at, currency=cur,
         customer=c.customer.model_dump(), billing_address=c.billing_address.model_dump() if c.billing_address else {},
         delivery_groups=[DeliveryGroup(g.group_id, g.shipping_address.model_dump() if g.shipping_address else {},
                                        g.shipping_method, to_minor(g.shipping_total, cur)) for g in groups],
-        lines=[Line(f"L{n}", line.sku, line.name or line.sku, to_minor(line.unit_price, cur),
-                    line.delivery_group or default_group, line.quantity)
-               for n, line in enumerate(c.lines, start=1)],
+        lines=[_line(n, line, line.delivery_group or default_group, cur) for n, line in enumerate(c.lines, start=1)],
         tax_total=to_minor(c.tax_total, cur), discount_total=to_minor(c.discount_total, cur),
-        total=to_minor(c.total, cur),
-        payment=Payment(method=c.payment.method, currency=cur,
-                        token=getattr(c.payment, "token", None), reference=getattr(c.payment, "reference", None)),
+        total=to_minor(c.total, cur), taxes_included=c.taxes_included,
+        payment=Payment(method=c.payment.method, currency=cur, token=getattr(c.payment, "token", None),
+                        reference=getattr(c.payment, "reference", None),
+                        channel_status=getattr(c.payment, "status", None)),
+        channel_context=dict(c.channel_context), attributes=dict(c.attributes),
     )
 
+
+def _line(n: int, line: OrderLine, group: str, currency: str) -> Line:
+    # A line the channel delivers itself is complete from the start: nothing to reserve or ship.
+    done = 0 if line.requires_shipping else line.quantity
+    return Line(f"L{n}", line.sku, line.name or line.sku, to_minor(line.unit_price, currency), group, line.quantity,
+                allocated=done, shipped=done, delivered=done, channel_line_id=line.channel_line_id,
+                discount=to_minor(line.discount, currency), tax=to_minor(line.tax, currency),
+                requires_shipping=line.requires_shipping)
 
 
 # The OMS's carrier statuses. Carrier formats map onto these; the vendor's own code is kept
 # beside each checkpoint as carrier_status.
 TrackingStatus = Literal["info_received", "in_transit", "out_for_delivery", "available_for_pickup",
                          "attempt_failed", "delivered", "exception", "returned_to_sender", "expired"]
-
-
-def utc_text(moment) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class Checkpoint(_Model):
