@@ -48,6 +48,12 @@ def handle_fulfillment(event):
     return body(event)
 
 
+@app.on_sqs_message(queue="oms-channel-updates", batch_size=10)
+def handle_channel_updates(event):
+    from functions.channel_events import handle_channel_updates as body
+    return body(event)
+
+
 @app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON")
 def handle_table_stream(event):
     from functions.outbox import handle_table_stream as body

@@ -19,7 +19,7 @@ def _detail(record) -> dict:
     return envelope["detail"]
 
 
-def consume(event, routes: dict[str, Route]) -> dict:
+def consume(event, routes: dict[str, Route], with_record: bool = False) -> dict:
     """Run each record through its route; report the failures for redelivery."""
     def handle_record(record) -> None:
         detail = _detail(record)
@@ -28,7 +28,10 @@ def consume(event, routes: dict[str, Route]) -> dict:
             logger.warning("event type not handled by this queue", extra={"event_type": detail["event_type"]})
             return
         logger.append_keys(aggregate_id=detail["aggregate_id"], event_id=detail["event_id"])
-        route(detail)
+        if with_record:
+            route(detail, record)
+        else:
+            route(detail)
 
     return process_partial_response(event=event.to_dict(), record_handler=handle_record,
                                     processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
@@ -85,9 +88,16 @@ def handle_allocation(event) -> dict:
     return consume(event, {"OrderValidated": allocate, "InventoryAdjusted": offer_new_stock})
 
 
+def settle(detail: dict) -> None:
+    from oms.services.orders import settle_after_cancellation
+
+    settle_after_cancellation(_ctx(), detail["aggregate_id"])
+
+
 def handle_payments(event) -> dict:
     # HoldReleased arrives here only for payment holds (the rule filters on hold_type).
-    return consume(event, {"OrderAllocated": take_payment, "HoldReleased": take_payment, "ShipmentCreated": capture})
+    return consume(event, {"OrderAllocated": take_payment, "HoldReleased": take_payment, "ShipmentCreated": capture,
+                           "OrderLinesCancelled": settle})
 
 
 def handle_fulfillment(event) -> dict:

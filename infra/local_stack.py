@@ -13,7 +13,9 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-WEBHOOK_SECRETS = ("OMS_WEBHOOK_SECRET_ORDERS_GENERIC", "OMS_WEBHOOK_SECRET_TRACKING_GENERIC")
+WEBHOOK_SECRETS = ("OMS_WEBHOOK_SECRET_ORDERS_GENERIC", "OMS_WEBHOOK_SECRET_TRACKING_GENERIC",
+                   "OMS_WEBHOOK_SECRET_ORDERS_SHOPIFY", "OMS_WEBHOOK_SECRET_ORDERS_SFCC",
+                   "OMS_WEBHOOK_SECRET_TRACKING_EASYPOST", "OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP")
 
 
 def configure_environment(stage: str = "local") -> dict:
@@ -27,6 +29,8 @@ def configure_environment(stage: str = "local") -> dict:
         "OMS_STAGE": stage, "OMS_TABLE": f"oms-{stage}", "OMS_EVENT_BUS": f"oms-{stage}", "OMS_SECRETS": "env",
         "POWERTOOLS_SERVICE_NAME": "oms", "POWERTOOLS_METRICS_NAMESPACE": "OMS",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+        # Locally a channel that is down is retried after 1, 2, 4... seconds, not 30, 60, 120...
+        "OMS_CHANNEL_RETRY_BASE_SECONDS": os.environ.get("OMS_CHANNEL_RETRY_BASE_SECONDS", "1"),
     }
     env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
     os.environ.update(env)

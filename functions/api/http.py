@@ -59,9 +59,9 @@ def raw_body(request) -> bytes:
     return body
 
 
-def json_object(body: bytes) -> dict:
+def json_object(body: bytes, parse_float=float) -> dict:
     try:
-        data = json.loads(body)
+        data = json.loads(body, parse_float=parse_float)
     except (ValueError, UnicodeDecodeError):
         raise ApiError(400, "invalid_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):

@@ -137,6 +137,35 @@ def release_hold(order_id: str, hold_type: str):
     return json_response(200, order_view(ctx.store.load(order_id), ctx.store.history(order_id)))
 
 
+@ops.route("/orders/{order_id}/cancel", methods=["POST"], authorizer=ops_token_authorizer)
+@api_errors
+def cancel(order_id: str):
+    """Cancel units that have not shipped; their stock goes back, the payment is settled and
+    the sales channel is told (through the channel-updates queue)."""
+    from oms.domain.order import OrderRuleViolation
+    from oms.services.orders import UnknownOrder, cancel_order
+
+    from .ops_inputs import CancelIn
+    from .views import order_view
+
+    _, body = _body(CancelIn)
+    requested = None
+    if body.lines:
+        requested = {}
+        for line in body.lines:
+            requested[line.line_id] = requested.get(line.line_id, 0) + line.quantity
+    ctx = _ctx()
+    try:
+        events = cancel_order(ctx, order_id, requested, reason=body.reason, source="operator")
+    except UnknownOrder:
+        raise ApiError(404, "not_found", f"no order {order_id}") from None
+    except OrderRuleViolation as error:
+        raise ApiError(404 if error.code == "not_found" else 409, error.code, str(error)) from None
+    if not events:
+        raise ApiError(409, "nothing_to_cancel", "every unit of this order has shipped or is cancelled")
+    return json_response(200, order_view(ctx.store.load(order_id), ctx.store.history(order_id)))
+
+
 @ops.route("/fulfillment-orders/{fulfillment_order_id}/ship", methods=["POST"], authorizer=ops_token_authorizer)
 @api_errors
 def ship(fulfillment_order_id: str):

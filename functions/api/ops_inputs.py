@@ -36,3 +36,14 @@ class ShipIn(_Input):
 
 class HoldRelease(_Input):
     reason: Annotated[str, Field(strict=True, min_length=1, max_length=500)]
+
+
+class CancelLine(_Input):
+    line_id: Annotated[str, Field(strict=True, min_length=1, max_length=20)]
+    quantity: Annotated[StrictInt, Field(gt=0)]
+
+
+class CancelIn(_Input):
+    """Cancel every unit not shipped yet, or (with lines) so many units of each line."""
+    reason: Annotated[str, Field(strict=True, min_length=1, max_length=500)]
+    lines: Annotated[list[CancelLine], Field(min_length=1, max_length=500)] | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
+from oms.adapters.channels.notifiers import notifier_for
 from oms.adapters.dynamodb import DynamoStore
 from oms.adapters.payment_simulator import SimulatedCardProcessor
 from oms.adapters.system import SystemClock, new_order_id, new_order_number
@@ -15,4 +16,4 @@ def context() -> Context:
     clock = SystemClock()
     store = DynamoStore(clock)
     return Context(store=store, inventory=store, payments=SimulatedCardProcessor(), clock=clock,
-                   new_order_id=new_order_id, new_order_number=new_order_number)
+                   new_order_id=new_order_id, new_order_number=new_order_number, channels=notifier_for)

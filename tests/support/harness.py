@@ -12,6 +12,11 @@ TEST_ENV = {
     "OMS_STAGE": "test", "OMS_TABLE": "oms-test", "OMS_EVENT_BUS": "oms-test", "OMS_SECRETS": "env",
     "OMS_OPS_TOKEN": "ops-test-token", "OMS_WEBHOOK_SECRET_ORDERS_GENERIC": "orders-secret",
     "OMS_WEBHOOK_SECRET_TRACKING_GENERIC": "tracking-secret", "OMS_PAYMENT_SIMULATOR_LATENCY_MS": "0",
+    "OMS_WEBHOOK_SECRET_ORDERS_SHOPIFY": "shopify-app-secret", "OMS_WEBHOOK_SECRET_ORDERS_SFCC": "sfcc-hook-secret",
+    "OMS_WEBHOOK_SECRET_TRACKING_EASYPOST": "s\u00e9cret", "OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP": "aftership-secret",
+    "OMS_CHANNEL_TOKEN_SHOPIFY": "shpat_test_token", "OMS_CHANNEL_TOKEN_SFCC": "sfcc-bearer-token",
+    "OMS_SFCC_ORGANIZATION_ID": "f_ecom_zzte_053", "OMS_SFCC_SITE_ID": "RefArch",
+    "OMS_CHANNEL_RETRY_BASE_SECONDS": "0",
     "POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_NAMESPACE": "OMS", "POWERTOOLS_SERVICE_NAME": "oms",
 }
 os.environ.pop("AWS_ENDPOINT_URL", None)

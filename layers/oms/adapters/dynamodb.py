@@ -99,12 +99,13 @@ class BackorderItem(_Item):
 
 
 def _merge_moves(moves: list[StockMove]) -> list[StockMove]:
-    """DynamoDB allows one operation per item in a transaction: sum moves per stock item."""
-    merged: dict[tuple[str, str, bool], StockMove] = {}
+    """DynamoDB allows one operation per item in a transaction: sum moves per stock item
+    (a step only ever moves stock one way per item)."""
+    merged: dict[tuple[str, str], StockMove] = {}
     for move in moves:
-        key = (move.sku, move.location_id, bool(move.reserve))
-        seen = merged.get(key, StockMove(move.sku, move.location_id))
-        merged[key] = StockMove(move.sku, move.location_id, seen.reserve + move.reserve, seen.ship + move.ship)
+        seen = merged.get((move.sku, move.location_id), StockMove(move.sku, move.location_id))
+        merged[(move.sku, move.location_id)] = StockMove(
+            move.sku, move.location_id, seen.reserve + move.reserve, seen.ship + move.ship, seen.release + move.release)
     return list(merged.values())
 
 
@@ -199,6 +200,9 @@ class DynamoStore:
         if move.reserve:
             tx.update(item, actions=[StockItem.reserved.add(move.reserve), StockItem.available.add(-move.reserve)],
                       condition=StockItem.available >= move.reserve)
+        elif move.release:
+            tx.update(item, actions=[StockItem.reserved.add(-move.release), StockItem.available.add(move.release)],
+                      condition=StockItem.reserved >= move.release)
         else:
             tx.update(item, actions=[StockItem.on_hand.add(-move.ship), StockItem.reserved.add(-move.ship)],
                       condition=StockItem.reserved >= move.ship)

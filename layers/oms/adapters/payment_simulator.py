@@ -71,3 +71,14 @@ class SimulatedCardProcessor:
             capture_id = self._id("cap", idempotency_key)
             self._answers[idempotency_key] = capture_id
             return capture_id
+
+    def void(self, *, authorization_id: str, idempotency_key: str) -> None:
+        """Give back what was not captured (Stripe: cancel the PaymentIntent)."""
+        self._wait()
+        with self._lock:
+            if idempotency_key in self._answers:
+                return
+            if not authorization_id:
+                raise ProcessorRejected("no_such_authorization")
+            self._authorised[authorization_id] = self._captured.get(authorization_id, 0)
+            self._answers[idempotency_key] = None

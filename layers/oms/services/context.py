@@ -7,7 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .ports import InventoryStore, OrderStore, PaymentProcessor
+from .ports import ChannelNotifier, InventoryStore, OrderStore, PaymentProcessor
+
+
+def _no_channel_api(channel: str) -> ChannelNotifier | None:
+    return None
 
 
 class Clock(Protocol):
@@ -26,6 +30,7 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = field(default=random.random)
     payment_attempts: int = 3
+    channels: Callable[[str], ChannelNotifier | None] = _no_channel_api  # a channel's API, if it has one
 
     def backoff(self, attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
         """Full-jitter exponential backoff between retries of a contended or failing step."""

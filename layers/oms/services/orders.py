@@ -137,8 +137,13 @@ def ship_fulfillment_order(ctx: Context, fulfillment_order_id: str, *, carrier: 
 
 def capture_shipment(ctx: Context, order_id: str, shipment_id: str) -> list[DomainEvent]:
     """Capture what the shipped units are worth, once per shipment (the key says which)."""
+    return _capture(ctx, order_id, shipment_id)
+
+
+def _capture(ctx: Context, order_id: str, shipment_id: str | None) -> list[DomainEvent]:
     def step(order: Order) -> OrderCommit | None:
-        key = f"{order.order_id}:capture:{shipment_id}"
+        # After a cancellation the key is the cancellation's place in the order's history.
+        key = f"{order.order_id}:capture:{shipment_id or f'after-cancel-{order.history_length}'}"
         amount = order.capture_due()
         if amount <= 0 or any(t.get("idempotency_key") == key for t in order.payment.transactions):
             return None
@@ -147,6 +152,37 @@ def capture_shipment(ctx: Context, order_id: str, shipment_id: str) -> list[Doma
         return OrderCommit(order, order.record_capture(amount=amount, capture_id=capture_id, idempotency_key=key,
                                                        shipment_id=shipment_id, now=ctx.clock.now()))
     return update_order(ctx, order_id, step)
+
+
+def cancel_order(ctx: Context, order_id: str, requested: dict[str, int] | None, *, reason: str,
+                 source: str) -> list[DomainEvent]:
+    """Cancel what has not shipped (all of it, or so many units per line), giving the
+    reservations back to stock in the same transaction."""
+    def step(order: Order) -> OrderCommit:
+        was_waiting = "backorder" in order.hold_types()
+        events, released = order.cancel(requested, reason=reason, source=source)
+        leaves_queue = was_waiting and (order.fully_allocated or not order.open_lines())
+        return OrderCommit(order, events, backorder="done" if leaves_queue else None,
+                           stock_moves=[StockMove(a.sku, a.location_id, release=a.quantity) for a in released])
+    return update_order(ctx, order_id, step)
+
+
+def settle_after_cancellation(ctx: Context, order_id: str) -> list[DomainEvent]:
+    """A cancellation may leave nothing to ship: capture what the shipped part is worth, or
+    give back an authorisation nothing will be captured against."""
+    events = _capture(ctx, order_id, None)
+
+    def void(order: Order) -> OrderCommit | None:
+        if not order.void_due():
+            return None
+        key = f"{order.order_id}:void"
+        ctx.payments.void(authorization_id=order.payment.authorization_id, idempotency_key=key)
+        return OrderCommit(order, order.record_void(idempotency_key=key, now=ctx.clock.now()))
+    return events + update_order(ctx, order_id, void)
+
+
+def record_channel_paid(ctx: Context, order_id: str) -> list[DomainEvent]:
+    return update_order(ctx, order_id, lambda order: OrderCommit(order, order.record_channel_paid(ctx.clock.now())))
 
 
 def apply_tracking_update(ctx: Context, update: dict) -> str:

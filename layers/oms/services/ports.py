@@ -23,12 +23,14 @@ class DuplicateReference(Exception):
 
 @dataclass(frozen=True)
 class StockMove:
-    """One (sku, location) change committed with the order: reserve units, or ship
-    reserved units out of the building (taking them out of on_hand and reserved)."""
+    """One (sku, location) change committed with the order: reserve units, give reserved
+    units back (a cancellation), or ship reserved units out of the building (taking them out
+    of on_hand and reserved)."""
     sku: str
     location_id: str
     reserve: int = 0
     ship: int = 0
+    release: int = 0
 
 
 @dataclass
@@ -85,6 +87,7 @@ class TransientPaymentError(Exception):
 class PaymentProcessor(Protocol):
     def authorize(self, *, amount: int, currency: str, token: str, idempotency_key: str) -> AuthorizationResult: ...
     def capture(self, *, authorization_id: str, amount: int, currency: str, idempotency_key: str) -> str: ...
+    def void(self, *, authorization_id: str, idempotency_key: str) -> None: ...
 
 
 # ---- telling a sales channel what happened to its order ------------------------------------

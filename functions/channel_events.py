@@ -1,0 +1,60 @@
+"""The channel-updates queue: tells Shopify / SFCC about shipments, deliveries and
+cancellations. A channel that is down or rate-limits us gets the message again later, with
+exponential backoff (or the channel's Retry-After), until the queue's redrive sends it to the DLQ."""
+from __future__ import annotations
+
+import os
+from functools import cache
+
+from aws_lambda_powertools import Logger
+
+from .order_events import consume
+
+logger = Logger(service="oms")
+MAX_BACKOFF_SECONDS = 900
+
+
+def _retry_base() -> float:
+    return float(os.environ.get("OMS_CHANNEL_RETRY_BASE_SECONDS", "30"))
+
+
+@cache
+def _sqs():
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@cache
+def _queue_url(queue_arn: str) -> str:
+    _, _, _, _, account, name = queue_arn.split(":", 5)
+    return _sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+
+
+def backoff_seconds(receive_count: int, retry_after: float | None) -> int:
+    delay = _retry_base() * 2 ** max(0, receive_count - 1)
+    return int(min(MAX_BACKOFF_SECONDS, max(delay, retry_after or 0)))
+
+
+def handle_channel_updates(event) -> dict:
+    from oms.bootstrap import context
+    from oms.services.channel_updates import tell_channel
+    from oms.services.ports import ChannelRejected, ChannelUnavailable
+
+    def tell(detail: dict, record) -> None:
+        try:
+            outcome = tell_channel(context(), detail)
+        except ChannelUnavailable as error:
+            delay = backoff_seconds(int(record.attributes.approximate_receive_count), error.retry_after)
+            logger.warning("channel unavailable; retrying later", extra={"error": str(error), "delay": delay})
+            _sqs().change_message_visibility(QueueUrl=_queue_url(record.event_source_arn),
+                                             ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
+            raise
+        except ChannelRejected as error:
+            # Retrying will not help; the redrive puts it in the DLQ for an operator.
+            logger.error("channel refused the update", extra={"error": str(error)})
+            raise
+        logger.info("channel update", extra={"outcome": outcome, "event_type": detail["event_type"]})
+
+    return consume(event, {name: tell for name in ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled")},
+                   with_record=True)
