@@ -39,3 +39,11 @@ def ops_token() -> str:
     if _local():
         return _from_env("OMS_OPS_TOKEN")
     return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/ops-token")
+
+
+def channel_token(channel: str) -> str:
+    """The API token the OMS uses to call a sales channel (Shopify Admin API access token,
+    SFCC bearer token)."""
+    if _local():
+        return _from_env(f"OMS_CHANNEL_TOKEN_{channel.upper()}")
+    return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/channels/{channel}/token")
