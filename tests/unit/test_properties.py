@@ -178,7 +178,7 @@ def test_partial_shipments_capture_exactly_the_authorization(order, data):
 # ---- (c) quantity buckets stay ordered under any sequence of operations -----------------------
 
 ACTIONS = ["validate", "allocate", "allocate", "over_allocate", "pay", "decline", "fulfil", "ship", "ship",
-           "ship", "track", "track", "track", "hold", "release"]
+           "ship", "track", "track", "track", "hold", "release", "cancel"]
 
 
 def next_step(order: Order) -> str:
@@ -215,10 +215,16 @@ def check_order(order: Order) -> None:
             if shipment.status == "delivered":
                 for item in shipment.lines:
                     delivered[item["line_id"]] += item["quantity"]
+    fo_quantity: dict[str, int] = defaultdict(int)
+    for fo in order.fulfillment_orders:
+        for fl in fo.lines:
+            fo_quantity[fl["line_id"]] += fl["quantity"]
     for line in order.lines:
         assert line.allocated == allocated[line.line_id]
         assert line.shipped == fo_shipped[line.line_id]
         assert line.delivered == delivered[line.line_id]
+        if order.fulfillment_orders:  # cancellations take units off allocations and fulfilment orders alike
+            assert fo_quantity[line.line_id] == line.allocated
     if order.payment.status == "authorized":
         assert 0 <= order.payment.captured <= order.payment.authorized
 
@@ -274,6 +280,10 @@ def test_quantity_buckets_stay_ordered(lines, data):
                 status = data.draw(st.sampled_from(TRACKING_STATUSES), label="status")
                 hour = data.draw(st.integers(0, 23), label="hour")
                 order.apply_tracking(shipment.tracking_number, tracking(status, f"2024-05-03T{hour:02d}:00:00Z"))
+            elif action == "cancel":
+                line = data.draw(st.sampled_from(order.lines), label="cancel line")
+                quantity = data.draw(st.integers(0, order.cancellable(line) + 1), label="cancel quantity")
+                order.cancel({line.line_id: quantity}, reason="test", source="operator")
             elif action == "hold" and "fraud_review" not in order.hold_types():
                 order.holds.append(Hold("fraud_review", "manual review"))
             elif action == "release":
