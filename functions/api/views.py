@@ -46,7 +46,8 @@ def tracking_view(order: Order) -> dict:
         "lines": [{"sku": line.sku, "name": line.name, "quantity": line.ordered, "status": line.status}
                   for line in order.lines],
         "shipments": [{"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status,
-                       "estimated_delivery": s.estimated_delivery,
+                       "estimated_delivery": s.estimated_delivery, "tracking_url": s.tracking_url,
+                       # Checkpoints without the carrier's codes; signed_by (a name) is for operators only.
                        "events": [{k: e.get(k) for k in ("status", "occurred_at", "description", "location")}
                                   for e in s.events]}
                       for _, s in order.shipments()],

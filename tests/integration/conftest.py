@@ -23,6 +23,45 @@ class Api:
         raw, signed_headers = signed(body, secret)
         return self.http.post(f"/webhooks/{kind}/generic", body=raw, headers={**signed_headers, **(headers or {})})
 
+    def vendor(self, path: str, raw: bytes, headers: dict):
+        return self.http.post(path, body=raw, headers={"Content-Type": "application/json", **headers})
+
+    def shopify(self, body, topic: str = "orders/create", secret: str | None = None, webhook_id: str = "b54557e4"):
+        from oms.adapters.signatures import sign_shopify
+
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        secret = secret or TEST_ENV["OMS_WEBHOOK_SECRET_ORDERS_SHOPIFY"]
+        return self.vendor("/webhooks/orders/shopify", raw, {
+            "X-Shopify-Topic": topic, "X-Shopify-Hmac-Sha256": sign_shopify(secret, raw),
+            "X-Shopify-Shop-Domain": "jsmith.myshopify.com", "X-Shopify-API-Version": "2024-10",
+            "X-Shopify-Webhook-Id": webhook_id})
+
+    def sfcc(self, body, secret: str | None = None):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        raw, headers = signed(raw, secret or TEST_ENV["OMS_WEBHOOK_SECRET_ORDERS_SFCC"])
+        return self.vendor("/webhooks/orders/sfcc", raw, headers)
+
+    def easypost(self, body, secret: str | None = None, header: str | None = None):
+        from oms.adapters.signatures import sign_easypost
+
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        header = header or sign_easypost(secret or TEST_ENV["OMS_WEBHOOK_SECRET_TRACKING_EASYPOST"], raw)
+        return self.vendor("/webhooks/tracking/easypost", raw, {"X-Hmac-Signature": header})
+
+    def aftership(self, body, secret: str | None = None):
+        from oms.adapters.signatures import sign_aftership
+
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        secret = secret or TEST_ENV["OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP"]
+        return self.vendor("/webhooks/tracking/aftership", raw, {"aftership-hmac-sha256": sign_aftership(secret, raw)})
+
+    def ship(self, order_id: str, tracking_number: str, fulfillment_order: str = "F1", lines=None,
+             carrier: str = "FedEx"):
+        body = {"carrier": carrier, "tracking_number": tracking_number, **({"lines": lines} if lines else {})}
+        response = self.ops("POST", f"/fulfillment-orders/{order_id}-{fulfillment_order}/ship", body)
+        assert response.status_code in (200, 201), response.body
+        return response.json_body
+
     def ops(self, method: str, path: str, body=None):
         raw = b"" if body is None else json.dumps(body).encode()
         return self.http.request(method, path, headers=OPS, body=raw)
