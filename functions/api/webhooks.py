@@ -128,7 +128,7 @@ def receive_sfcc_order():
     data = json_object(_oms_signed_body("orders", "sfcc"), parse_float=Decimal)
     ctx = context()
     mapped = _mapped(sfcc_orders.to_canonical, data, received_at=ctx.clock.now())
-    return accept_order(ctx, parsed(mapped, CanonicalOrder), mapped, "sfcc")
+    return accept_order(ctx, parsed(mapped, CanonicalOrder), data, "sfcc")
 
 
 # ---- tracking -----------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ class Received:
 
 
 def body_fingerprint(body: dict) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    # default=str: SFCC's money arrives as Decimal
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
 def _existing(ctx: Context, channel: str, external_id: str, fingerprint: str) -> Received | None:

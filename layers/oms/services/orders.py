@@ -81,7 +81,7 @@ def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
         if not order.needs_payment():
             return None
         now = ctx.clock.now()
-        if order.payment.method == "prepaid":
+        if order.payment.method in ("prepaid", "channel"):  # the channel took (or holds) the payment
             return OrderCommit(order, order.record_prepaid(now))
         key = order.authorization_key()
         error = None

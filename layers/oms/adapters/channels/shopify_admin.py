@@ -217,7 +217,7 @@ class ShopifyAdmin:
 
 
 def shopify_reason(reason: str) -> str:
-    key = reason.strip().lower()
+    key = re.sub(r"[\s-]+", "_", reason.strip().lower())  # "Out of stock" -> out_of_stock
     return key if key in CANCEL_REASONS else REASON_ALIASES.get(key, "other")
 
 

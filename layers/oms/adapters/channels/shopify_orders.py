@@ -55,6 +55,14 @@ def to_canonical(payload: dict, *, shop_domain: str | None) -> dict:
     return _checked(canonical)
 
 
+def order_id(payload: dict) -> str:
+    """The exact order id of any orders/* topic's payload (orders/cancelled, orders/paid...)."""
+    found = _exact_id(_object(payload, "order"), "Order")
+    if found is None:
+        raise _unmappable("id", "missing: not a Shopify order")
+    return found
+
+
 # ---- parts of the order ------------------------------------------------------------------------
 
 def _line(raw, where: str, currency: str) -> dict:

@@ -1,0 +1,296 @@
+"""Shopify and Salesforce B2C Commerce orders in through their webhooks, and the channel
+told what happened through its API (a recording HTTP server stands in for the vendor)."""
+from __future__ import annotations
+
+import copy
+import json
+from decimal import Decimal
+
+import pytest
+
+from tests.integration.conftest import table_items
+from tests.support.fixtures import fixture, fixture_bytes
+from tests.support.recording_server import RecordingServer
+
+SHOPIFY_RAW = fixture_bytes("shopify/orders-create-2024-10.json")
+SHOPIFY = fixture("shopify/orders-create-2024-10.json")
+SHOPIFY_ORDER_ID = 820982911946154508  # exact, from admin_graphql_api_id (the `id` went through a float)
+SHOPIFY_SKUS = ("SKU2006-001", "SKU2006-020", "SKU2006-035")
+LINE_IDS = (487817672276298554, 976318377106520349, 315789986012684393)
+V = "/admin/api/2024-10"
+SFCC_FULL = json.loads(fixture_bytes("sfcc/order-create-full.json"), parse_float=Decimal)
+SFCC_ORDERS = "/checkout/orders/v1/organizations/f_ecom_zzte_053/orders"
+
+
+def shopify_paid_order(**changes) -> dict:
+    """The fixture as a live order: not cancelled, paid."""
+    order = copy.deepcopy(SHOPIFY)
+    order.update({"cancelled_at": None, "cancel_reason": None, "financial_status": "paid", **changes})
+    return order
+
+
+@pytest.fixture
+def shop(stocked, monkeypatch):
+    for sku in SHOPIFY_SKUS:
+        stocked.stock(sku, 10)
+    stocked.pipeline.drain()
+    with RecordingServer() as server:
+        monkeypatch.setenv("OMS_CHANNEL_BASE_URL_SHOPIFY", server.url)
+        stocked.server = server
+        yield stocked
+
+
+def requests_to(server, method: str, suffix: str) -> list[dict]:
+    return [r for r in server.requests if r["method"] == method and r["path"].split("?")[0].endswith(suffix)]
+
+
+# ---- Shopify in ----------------------------------------------------------------------------------
+
+def test_the_shopify_fixture_as_sent_is_received_once_however_often_shopify_retries(stocked):
+    first = stocked.shopify(SHOPIFY_RAW)
+    assert first.status_code == 202, first.body
+    for _ in range(3):  # Shopify redelivers the same webhook
+        again = stocked.shopify(SHOPIFY_RAW)
+        assert again.status_code == 200 and again.json_body["order_id"] == first.json_body["order_id"]
+    stocked.pipeline.drain()
+    order = stocked.order(first.json_body["order_id"])
+    assert (order["channel"], order["external_id"], order["channel_order_number"]) == (
+        "shopify", str(SHOPIFY_ORDER_ID), "#9999")
+    assert order["totals"]["total"] == "359.97" and order["currency"] == "USD"
+    # The documented example was created already cancelled (voided, cancelled_at set).
+    assert order["status"] == "cancelled"
+    assert [h["event_type"] for h in order["history"]][:3] == ["OrderReceived", "OrderLinesCancelled",
+                                                               "OrderCancelled"]
+    refs = [i for i in table_items() if i["pk"]["S"].startswith("EXT#shopify#")]
+    assert len(refs) == 1
+
+
+def test_a_tampered_shopify_body_or_a_wrong_secret_is_401_and_writes_nothing(stocked):
+    items = table_items()
+    from oms.adapters.signatures import sign_shopify
+
+    good = sign_shopify("shopify-app-secret", SHOPIFY_RAW)
+    tampered = SHOPIFY_RAW.replace(b'"359.97"', b'"0.01"', 1)
+    for response in (stocked.vendor("/webhooks/orders/shopify", tampered, {"X-Shopify-Hmac-Sha256": good}),
+                     stocked.shopify(SHOPIFY_RAW, secret="another-app"),
+                     stocked.vendor("/webhooks/orders/shopify", SHOPIFY_RAW, {"X-Shopify-Topic": "orders/create"})):
+        assert response.status_code == 401, response.body
+    assert table_items() == items
+
+
+def test_a_payload_the_shopify_mapper_cannot_understand_is_422_and_writes_nothing(stocked):
+    items = table_items()
+    response = stocked.shopify({**SHOPIFY, "line_items": "three things"})
+    assert response.status_code == 422
+    assert response.json_body["error"]["details"][0]["field"] == "line_items"
+    assert table_items() == items
+
+
+def test_a_shopify_order_without_skus_is_held_not_refused(stocked):
+    order = shopify_paid_order()
+    order["line_items"][0]["sku"] = None
+    response = stocked.shopify(order)
+    assert response.status_code == 202
+    stocked.pipeline.drain()
+    view = stocked.order(response.json_body["order_id"])
+    assert view["status"] == "on_hold"
+    assert [h["type"] for h in view["holds"]] == ["unknown_sku"]
+    assert "L1 have no SKU" in view["holds"][0]["detail"]
+
+
+def test_a_paid_shopify_order_ships_and_shopify_gets_a_fulfillment_then_delivered(shop):
+    server = shop.server
+    fulfillment = {"id": 255858046, "order_id": SHOPIFY_ORDER_ID, "status": "success", "shipment_status": None,
+                   "tracking_number": "1Z999AA10123456784", "tracking_numbers": ["1Z999AA10123456784"]}
+    server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}/fulfillments.json",
+                  sequence=[(200, {"fulfillments": []}), (200, {"fulfillments": [fulfillment]})])
+    server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}/fulfillment_orders.json", body={"fulfillment_orders": [{
+        "id": 1046000778, "order_id": SHOPIFY_ORDER_ID, "assigned_location_id": 24826418, "status": "open",
+        "line_items": [{"id": 1058737482 + n, "fulfillment_order_id": 1046000778, "line_item_id": line_id,
+                        "quantity": 1, "fulfillable_quantity": 1} for n, line_id in enumerate(LINE_IDS)]}]})
+    server.answer("POST", f"{V}/fulfillments.json", status=201, body={"fulfillment": fulfillment})
+    server.answer("POST", f"{V}/orders/{SHOPIFY_ORDER_ID}/fulfillments/255858046/events.json", status=201,
+                  body={"fulfillment_event": {"id": 944956391, "status": "delivered"}})
+
+    order_id = shop.shopify(shopify_paid_order()).json_body["order_id"]
+    shop.pipeline.drain()
+    view = shop.order(order_id)
+    assert view["status"] == "processing" and view["payments"]["status"] == "paid"
+    shop.ship(order_id, "1Z999AA10123456784", carrier="UPS")
+    shop.pipeline.drain()
+
+    [created] = requests_to(server, "POST", "/fulfillments.json")
+    assert created["headers"]["x-shopify-access-token"] == "shpat_test_token"
+    assert created["body"] == {"fulfillment": {
+        "line_items_by_fulfillment_order": [{"fulfillment_order_id": 1046000778, "fulfillment_order_line_items": [
+            {"id": 1058737482, "quantity": 1}, {"id": 1058737483, "quantity": 1}, {"id": 1058737484, "quantity": 1}]}],
+        "tracking_info": {"number": "1Z999AA10123456784", "company": "UPS",
+                          "url": "https://www.ups.com/track?tracknum=1Z999AA10123456784"},
+        "notify_customer": True}}
+
+    delivered = {"tracking_number": "1Z999AA10123456784", "status": "delivered",
+                 "occurred_at": "2026-11-27T15:00:00Z", "description": "Left at front door"}
+    assert shop.webhook("tracking", delivered).status_code == 202
+    shop.pipeline.drain()
+    [event] = requests_to(server, "POST", "/fulfillments/255858046/events.json")
+    assert event["body"] == {"event": {"status": "delivered"}}
+    assert shop.order(order_id)["status"] == "delivered"
+
+
+def test_shopify_cancelling_an_unshipped_order_gives_stock_back_and_is_not_echoed_to_shopify(shop):
+    order_id = shop.shopify(shopify_paid_order()).json_body["order_id"]
+    shop.pipeline.drain()
+    assert shop.ops("GET", "/inventory/SKU2006-001").json_body["totals"]["available"] == 9
+    cancelled = {**shopify_paid_order(), "cancelled_at": "2026-11-26T12:00:00-05:00", "cancel_reason": "customer"}
+    response = shop.shopify(cancelled, topic="orders/cancelled")
+    assert response.status_code == 200 and response.json_body["result"] == "cancelled"
+    assert shop.shopify(cancelled, topic="orders/cancelled").json_body["result"] == "nothing_to_cancel"
+    shop.pipeline.drain()
+    assert shop.order(order_id)["status"] == "cancelled"
+    assert shop.ops("GET", "/inventory/SKU2006-001").json_body["totals"]["available"] == 10
+    assert shop.server.requests == []  # Shopify cancelled it: nothing to tell Shopify
+
+
+def test_a_cancellation_before_its_order_is_404_so_shopify_sends_it_again_later(stocked):
+    response = stocked.shopify(shopify_paid_order(), topic="orders/cancelled")
+    assert response.status_code == 404
+    assert response.json_body["error"]["code"] == "order_not_found"
+
+
+def test_an_unpaid_shopify_order_waits_for_orders_paid(shop):
+    order_id = shop.shopify(shopify_paid_order(financial_status="pending")).json_body["order_id"]
+    shop.pipeline.drain()
+    view = shop.order(order_id)
+    assert [h["type"] for h in view["holds"]] == ["awaiting_payment"]
+    assert shop.shopify(shopify_paid_order(), topic="orders/paid").json_body["result"] == "recorded"
+    assert shop.shopify(shopify_paid_order(), topic="orders/paid").json_body["result"] == "already_recorded"
+    shop.pipeline.drain()
+    view = shop.order(order_id)
+    assert view["holds"] == [] and view["status"] == "processing" and view["fulfillment_orders"]
+
+
+def test_an_operator_cancel_is_sent_to_shopify(shop):
+    server = shop.server
+    server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}.json", body={"order": {
+        "id": SHOPIFY_ORDER_ID, "cancelled_at": None}})
+    server.answer("POST", f"{V}/orders/{SHOPIFY_ORDER_ID}/cancel.json", body={"order": {"id": SHOPIFY_ORDER_ID}})
+    order_id = shop.shopify(shopify_paid_order()).json_body["order_id"]
+    shop.pipeline.drain()
+    response = shop.ops("POST", f"/orders/{order_id}/cancel", {"reason": "out of stock"})
+    assert response.status_code == 200, response.body
+    shop.pipeline.drain()
+    [cancel] = requests_to(server, "POST", "/cancel.json")
+    assert cancel["body"] == {"reason": "inventory", "email": False}
+    assert cancel["headers"]["x-shopify-access-token"] == "shpat_test_token"
+
+
+def test_shopify_down_is_retried_until_it_answers(shop):
+    server = shop.server
+    server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}/fulfillments.json", body={"fulfillments": []})
+    server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}/fulfillment_orders.json", body={"fulfillment_orders": [{
+        "id": 1, "order_id": SHOPIFY_ORDER_ID, "assigned_location_id": 2, "status": "open",
+        "line_items": [{"id": 10 + n, "fulfillment_order_id": 1, "line_item_id": line_id, "quantity": 1,
+                        "fulfillable_quantity": 1} for n, line_id in enumerate(LINE_IDS)]}]})
+    server.answer("POST", f"{V}/fulfillments.json", sequence=[
+        (503, {"errors": "Service Unavailable"}), (429, {"errors": "Exceeded 2 calls per second"}, {"Retry-After": "0"}),
+        (201, {"fulfillment": {"id": 5}})])
+    order_id = shop.shopify(shopify_paid_order()).json_body["order_id"]
+    shop.pipeline.drain()
+    shop.ship(order_id, "1Z999AA10123456784", carrier="UPS")
+    shop.pipeline.drain()
+    assert [r["path"] for r in requests_to(server, "POST", "/fulfillments.json")] == [f"{V}/fulfillments.json"] * 3
+    assert shop.pipeline.queue_depth("ChannelUpdatesDeadLetterQueue") == 0
+
+
+def test_a_request_shopify_keeps_refusing_ends_in_the_dead_letter_queue(shop):
+    order_id = shop.shopify(shopify_paid_order()).json_body["order_id"]
+    shop.pipeline.drain()
+    shop.ship(order_id, "1Z999AA10123456784", carrier="UPS")  # nothing scripted: Shopify answers 404
+    shop.pipeline.drain()
+    assert shop.pipeline.queue_depth("ChannelUpdatesDeadLetterQueue") == 1
+    assert len(requests_to(shop.server, "GET", "/fulfillments.json")) == 8  # maxReceiveCount
+
+
+# ---- SFCC in -----------------------------------------------------------------------------------
+
+def sfcc_two_shipments() -> dict:
+    """The full fixture with an e-mail and a second shipment to another address."""
+    order = copy.deepcopy(SFCC_FULL)
+    order["orderNo"] = "00000077"
+    order["customerInfo"] = {"email": "john.doe@example.com", "customerNo": "C-1001"}
+    gift = copy.deepcopy(order["shipments"][0])
+    gift.update({"shipmentId": "00000002", "shippingTotal": Decimal("5.00"), "taxTotal": Decimal("0")})
+    gift["shippingAddress"].update({"address1": "1 Elm St", "city": "Portland", "stateCode": "ME",
+                                    "postalCode": "04101", "fullName": "Jane Doe"})
+    order["shipments"].append(gift)
+    second = copy.deepcopy(order["productItems"][0])
+    second.update({"productId": "SKU-2", "shipmentId": "00000002", "basePrice": Decimal("20.00"),
+                   "grossPrice": Decimal("20.00"), "netPrice": Decimal("20.00"), "tax": Decimal("0"),
+                   "priceAdjustments": []})
+    order["productItems"].append(second)
+    order["orderTotal"] = order["orderTotal"] + Decimal("25.00")
+    order["c_giftMessage"] = "Happy birthday"
+    return order
+
+
+def decimal_json(order: dict) -> bytes:
+    """Decimals as JSON numbers, exactly as SFCC sends money (never through a float)."""
+    text = json.dumps(order, default=lambda v: f"@@{v}@@")
+    return text.replace('"@@', "").replace('@@"', "").encode()
+
+
+def test_the_sfcc_fixture_is_received_with_its_totals_and_held_for_its_missing_email(stocked):
+    response = stocked.sfcc(fixture_bytes("sfcc/order-create-full.json"))
+    assert response.status_code == 202, response.body
+    stocked.pipeline.drain()
+    order = stocked.order(response.json_body["order_id"])
+    assert order["totals"]["total"] == "113.24" and order["totals"]["tax"] == "7.90"
+    assert order["channel_order_number"] == "00000041"
+    assert "invalid_customer" in [h["type"] for h in order["holds"]]  # the example has no e-mail
+
+
+def test_an_sfcc_order_posted_again_is_one_order_and_a_changed_one_is_409(stocked):
+    raw = fixture_bytes("sfcc/order-create-simple.json")
+    first = stocked.sfcc(raw)
+    assert first.status_code == 202
+    assert stocked.sfcc(raw).json_body["order_id"] == first.json_body["order_id"]
+    changed = raw.replace(b"66.91", b"66.92", 1)
+    assert stocked.sfcc(changed).status_code == 409
+
+
+def test_an_sfcc_body_signed_with_another_secret_is_401(stocked):
+    items = table_items()
+    assert stocked.sfcc(fixture_bytes("sfcc/order-create-simple.json"), secret="nope").status_code == 401
+    assert table_items() == items
+
+
+def test_a_two_shipment_sfcc_order_ships_to_two_addresses_and_sfcc_is_told(stocked, monkeypatch):
+    stocked.stock("701643632930", 5)
+    stocked.pipeline.drain()
+    with RecordingServer() as server:
+        monkeypatch.setenv("OMS_CHANNEL_BASE_URL_SFCC", server.url)
+        server.answer("GET", f"{SFCC_ORDERS}/00000077", body={
+            "orderNo": "00000077", "status": "new", "shippingStatus": "not_shipped"})
+        server.answer("PUT", f"{SFCC_ORDERS}/00000077/shipping-status", status=204)
+        server.answer("PUT", f"{SFCC_ORDERS}/00000077/external-status", status=204)
+        response = stocked.sfcc(decimal_json(sfcc_two_shipments()))
+        assert response.status_code == 202, response.body
+        order_id = response.json_body["order_id"]
+        stocked.pipeline.drain()
+        order = stocked.order(order_id)
+        assert order["status"] == "processing", order["holds"]
+        assert [g["shipping_address"]["city"] for g in order["delivery_groups"]] == ["Burlington", "Portland"]
+        assert [fo["delivery_group"] for fo in order["fulfillment_orders"]] == ["00000001", "00000002"]
+        assert order["totals"]["total"] == "138.24"
+        stocked.ship(order_id, "TRK-1", "F1")
+        stocked.pipeline.drain()
+        stocked.ship(order_id, "TRK-2", "F2")
+        stocked.pipeline.drain()
+        puts = [(r["path"].split("?")[0].rsplit("/", 1)[1], r["body"]) for r in server.requests if r["method"] == "PUT"]
+        assert puts == [("shipping-status", {"status": "part_shipped"}),
+                        ("external-status", {"status": "partially_shipped"}),
+                        ("shipping-status", {"status": "shipped"}),
+                        ("external-status", {"status": "shipped"})]
+        put = next(r for r in server.requests if r["method"] == "PUT")
+        assert put["path"].endswith("?siteId=RefArch")
+        assert put["headers"]["authorization"] == "Bearer sfcc-bearer-token"
