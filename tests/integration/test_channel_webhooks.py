@@ -192,7 +192,8 @@ def test_shopify_down_is_retried_until_it_answers(shop):
         "line_items": [{"id": 10 + n, "fulfillment_order_id": 1, "line_item_id": line_id, "quantity": 1,
                         "fulfillable_quantity": 1} for n, line_id in enumerate(LINE_IDS)]}]})
     server.answer("POST", f"{V}/fulfillments.json", sequence=[
-        (503, {"errors": "Service Unavailable"}), (429, {"errors": "Exceeded 2 calls per second"}, {"Retry-After": "0"}),
+        (503, {"errors": "Service Unavailable"}),
+        (429, {"errors": "Exceeded 2 calls per second"}, {"Retry-After": "0"}),
         (201, {"fulfillment": {"id": 5}})])
     order_id = shop.shopify(shopify_paid_order()).json_body["order_id"]
     shop.pipeline.drain()
