@@ -17,7 +17,12 @@ from tests.support.signing import signed
 
 ROOT = Path(__file__).resolve().parents[2]
 OPS_TOKEN = "e2e-ops-token"
-SECRETS = {"OMS_WEBHOOK_SECRET_ORDERS_GENERIC": "e2e-orders", "OMS_WEBHOOK_SECRET_TRACKING_GENERIC": "e2e-tracking"}
+SECRETS = {"OMS_WEBHOOK_SECRET_ORDERS_GENERIC": "e2e-orders", "OMS_WEBHOOK_SECRET_TRACKING_GENERIC": "e2e-tracking",
+           "OMS_WEBHOOK_SECRET_ORDERS_SHOPIFY": "e2e-shopify", "OMS_WEBHOOK_SECRET_ORDERS_SFCC": "e2e-sfcc",
+           "OMS_WEBHOOK_SECRET_TRACKING_EASYPOST": "e2e-easypost",
+           "OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP": "e2e-aftership",
+           "OMS_CHANNEL_TOKEN_SHOPIFY": "shpat_e2e", "OMS_CHANNEL_TOKEN_SFCC": "e2e-sfcc-bearer",
+           "OMS_SFCC_ORGANIZATION_ID": "f_ecom_e2e", "OMS_SFCC_SITE_ID": "RefArch"}
 
 
 def _free_port() -> int:
@@ -100,6 +105,15 @@ class Stack:
             time.sleep(0.2)
         return response
 
+    def post(self, path: str, raw: bytes, headers: dict) -> requests.Response:
+        for _ in range(20):
+            response = requests.post(f"{self.url}{path}", data=raw, timeout=30,
+                                     headers={"Content-Type": "application/json", **headers})
+            if response.status_code < 500:
+                return response
+            time.sleep(0.2)
+        return response
+
     def order(self, order_id: str) -> dict:
         response = self.ops("GET", f"/orders/{order_id}", retry_unavailable=True)
         assert response.status_code == 200, response.text
@@ -125,7 +139,18 @@ class Stack:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
-    started = Stack(tmp_path_factory.mktemp("stack"), OMS_LOCAL_CONCURRENCY="3")
+def channels():
+    """Stand-ins for Shopify's and SFCC's APIs, recording what the stack tells them."""
+    from tests.support.recording_server import RecordingServer
+
+    with RecordingServer() as shopify, RecordingServer() as sfcc:
+        yield {"shopify": shopify, "sfcc": sfcc}
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory, channels):
+    started = Stack(tmp_path_factory.mktemp("stack"), OMS_LOCAL_CONCURRENCY="3",
+                    OMS_CHANNEL_BASE_URL_SHOPIFY=channels["shopify"].url,
+                    OMS_CHANNEL_BASE_URL_SFCC=channels["sfcc"].url)
     yield started
     started.stop()

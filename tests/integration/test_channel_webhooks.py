@@ -2,31 +2,25 @@
 told what happened through its API (a recording HTTP server stands in for the vendor)."""
 from __future__ import annotations
 
-import copy
-import json
-from decimal import Decimal
-
 import pytest
 
 from tests.integration.conftest import table_items
-from tests.support.fixtures import fixture, fixture_bytes
+from tests.support.fixtures import fixture_bytes
 from tests.support.recording_server import RecordingServer
+from tests.support.vendor_orders import (
+    SHOPIFY,
+    SHOPIFY_LINE_IDS,
+    SHOPIFY_ORDER_ID,
+    SHOPIFY_SKUS,
+    decimal_json,
+    sfcc_two_shipments,
+    shopify_paid_order,
+)
 
 SHOPIFY_RAW = fixture_bytes("shopify/orders-create-2024-10.json")
-SHOPIFY = fixture("shopify/orders-create-2024-10.json")
-SHOPIFY_ORDER_ID = 820982911946154508  # exact, from admin_graphql_api_id (the `id` went through a float)
-SHOPIFY_SKUS = ("SKU2006-001", "SKU2006-020", "SKU2006-035")
-LINE_IDS = (487817672276298554, 976318377106520349, 315789986012684393)
+LINE_IDS = SHOPIFY_LINE_IDS
 V = "/admin/api/2024-10"
-SFCC_FULL = json.loads(fixture_bytes("sfcc/order-create-full.json"), parse_float=Decimal)
 SFCC_ORDERS = "/checkout/orders/v1/organizations/f_ecom_zzte_053/orders"
-
-
-def shopify_paid_order(**changes) -> dict:
-    """The fixture as a live order: not cancelled, paid."""
-    order = copy.deepcopy(SHOPIFY)
-    order.update({"cancelled_at": None, "cancel_reason": None, "financial_status": "paid", **changes})
-    return order
 
 
 @pytest.fixture
@@ -213,32 +207,6 @@ def test_a_request_shopify_keeps_refusing_ends_in_the_dead_letter_queue(shop):
 
 
 # ---- SFCC in -----------------------------------------------------------------------------------
-
-def sfcc_two_shipments() -> dict:
-    """The full fixture with an e-mail and a second shipment to another address."""
-    order = copy.deepcopy(SFCC_FULL)
-    order["orderNo"] = "00000077"
-    order["customerInfo"] = {"email": "john.doe@example.com", "customerNo": "C-1001"}
-    gift = copy.deepcopy(order["shipments"][0])
-    gift.update({"shipmentId": "00000002", "shippingTotal": Decimal("5.00"), "taxTotal": Decimal("0")})
-    gift["shippingAddress"].update({"address1": "1 Elm St", "city": "Portland", "stateCode": "ME",
-                                    "postalCode": "04101", "fullName": "Jane Doe"})
-    order["shipments"].append(gift)
-    second = copy.deepcopy(order["productItems"][0])
-    second.update({"productId": "SKU-2", "shipmentId": "00000002", "basePrice": Decimal("20.00"),
-                   "grossPrice": Decimal("20.00"), "netPrice": Decimal("20.00"), "tax": Decimal("0"),
-                   "priceAdjustments": []})
-    order["productItems"].append(second)
-    order["orderTotal"] = order["orderTotal"] + Decimal("25.00")
-    order["c_giftMessage"] = "Happy birthday"
-    return order
-
-
-def decimal_json(order: dict) -> bytes:
-    """Decimals as JSON numbers, exactly as SFCC sends money (never through a float)."""
-    text = json.dumps(order, default=lambda v: f"@@{v}@@")
-    return text.replace('"@@', "").replace('@@"', "").encode()
-
 
 def test_the_sfcc_fixture_is_received_with_its_totals_and_held_for_its_missing_email(stocked):
     response = stocked.sfcc(fixture_bytes("sfcc/order-create-full.json"))
