@@ -263,3 +263,15 @@ def test_a_two_shipment_sfcc_order_ships_to_two_addresses_and_sfcc_is_told(stock
         put = next(r for r in server.requests if r["method"] == "PUT")
         assert put["path"].endswith("?siteId=RefArch")
         assert put["headers"]["authorization"] == "Bearer sfcc-bearer-token"
+
+
+@pytest.mark.parametrize("times", [2, 8])  # Shopify redelivers up to 8 times
+def test_a_channel_order_posted_n_times_is_one_order(stocked, times):
+    shopify = [stocked.shopify(shopify_paid_order(), webhook_id=f"w{n % 2}") for n in range(times)]
+    sfcc = [stocked.sfcc(decimal_json(sfcc_two_shipments())) for _ in range(times)]
+    for answers in (shopify, sfcc):
+        assert [a.status_code for a in answers] == [202] + [200] * (times - 1)
+        assert len({a.json_body["order_id"] for a in answers}) == 1
+    stocked.pipeline.drain()
+    received = [i for i in table_items() if i["sk"]["S"].startswith("H#") and "OrderReceived" in json.dumps(i)]
+    assert len(received) == 2
