@@ -2,6 +2,8 @@
 told what happened through its API (a recording HTTP server stands in for the vendor)."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.integration.conftest import table_items
