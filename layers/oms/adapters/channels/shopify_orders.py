@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from pydantic import ValidationError
+from oms.domain.money import to_minor
 
-from oms.domain.money import MoneyError, currency_exponent, to_decimal_string, to_minor
-from oms.services.canonical import CanonicalOrder, UnmappablePayload, error_details
+from . import reading as read
 
 # What the channel holds for the order. "partially_paid" counts as paid: Shopify collected it and
 # the OMS does not take the rest. Anything else ("voided", "refunded", "expired", null) is pending:
@@ -22,19 +21,20 @@ _PAYMENT_STATUS = {"paid": "paid", "partially_paid": "paid", "authorized": "auth
 
 
 def to_canonical(payload: dict, *, shop_domain: str | None) -> dict:
-    order = _object(payload, "order")
-    currency = _currency(order.get("currency"))
+    order = read.obj(payload, "order")
+    currency = read.currency(order.get("currency"))
     order_id = _exact_id(order, "Order")
     if order_id is None:
-        raise _unmappable("id", "missing: not a Shopify order")
+        raise read.unmappable("id", "missing: not a Shopify order")
     lines = [_line(item, f"line_items[{n}]", currency)
-             for n, item in enumerate(_list(order.get("line_items"), "line_items"))]
+             for n, item in enumerate(read.items(order.get("line_items"), "line_items"))]
     shipping, shipping_discount, shipping_method = _shipping(order, currency)
     line_discount = sum(to_minor(line["discount"], currency) for line in lines)
     canonical = {
         "external_id": order_id,
-        "channel_order_number": _text(order.get("name"), "name") or None,
-        "placed_at": _text(order.get("processed_at"), "processed_at") or _text(order.get("created_at"), "created_at"),
+        "channel_order_number": read.text(order.get("name"), "name") or None,
+        "placed_at": (read.text(order.get("processed_at"), "processed_at")
+                      or read.text(order.get("created_at"), "created_at")),
         "currency": currency,
         "customer": _customer(order),
         "billing_address": _address(order.get("billing_address"), "billing_address"),
@@ -42,37 +42,37 @@ def to_canonical(payload: dict, *, shop_domain: str | None) -> dict:
         "shipping_address": _address(order.get("shipping_address"), "shipping_address"),
         "shipping_method": shipping_method,
         "lines": lines,
-        "shipping_total": _amount(shipping, currency),
-        "tax_total": _amount(_tax_total(order, currency), currency),
-        "discount_total": _amount(line_discount + _unallocated_discount(order, line_discount + shipping_discount,
+        "shipping_total": read.amount(shipping, currency),
+        "tax_total": read.amount(_tax_total(order, currency), currency),
+        "discount_total": read.amount(line_discount + _unallocated_discount(order, line_discount + shipping_discount,
                                                                         currency), currency),
-        "total": _amount(_minor(order.get("total_price"), "total_price", currency), currency),
+        "total": read.amount(read.minor(order.get("total_price"), "total_price", currency), currency),
         "taxes_included": _flag(order.get("taxes_included"), False, "taxes_included"),
         "payment": _payment(order, order_id),
         "channel_context": _channel_context(order, order_id, shop_domain),
         "attributes": _attributes(order),
     }
-    return _checked(canonical)
+    return read.checked(canonical)
 
 
 def order_id(payload: dict) -> str:
     """The exact order id of any orders/* topic's payload (orders/cancelled, orders/paid...)."""
-    found = _exact_id(_object(payload, "order"), "Order")
+    found = _exact_id(read.obj(payload, "order"), "Order")
     if found is None:
-        raise _unmappable("id", "missing: not a Shopify order")
+        raise read.unmappable("id", "missing: not a Shopify order")
     return found
 
 
 # ---- parts of the order ------------------------------------------------------------------------
 
 def _line(raw, where: str, currency: str) -> dict:
-    item = _object(raw, where)
+    item = read.obj(raw, where)
     quantity = item.get("quantity")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity <= 0:
-        raise _unmappable(f"{where}.quantity", "missing or not a positive integer")
+        raise read.unmappable(f"{where}.quantity", "missing or not a positive integer")
     line_id = _exact_id(item, "LineItem")
     gift_card = _flag(item.get("gift_card"), False, f"{where}.gift_card")
-    sku = _text(item.get("sku"), f"{where}.sku")
+    sku = read.text(item.get("sku"), f"{where}.sku")
     if gift_card and not sku:
         # Gift cards often have no SKU; name them after the line so they are not held as unknown_sku
         # for a product the warehouse never ships. Any other line without a SKU maps to "" and is held.
@@ -81,11 +81,11 @@ def _line(raw, where: str, currency: str) -> dict:
         # Duplicate SKUs on separate lines stay separate: each keeps its own channel_line_id.
         "sku": sku,
         "quantity": quantity,
-        "unit_price": _amount(_minor(item.get("price"), f"{where}.price", currency), currency),
-        "name": _text(item.get("name"), f"{where}.name") or _text(item.get("title"), f"{where}.title") or None,
+        "unit_price": read.amount(read.minor(item.get("price"), f"{where}.price", currency), currency),
+        "name": read.text(item.get("name"), f"{where}.name") or read.text(item.get("title"), f"{where}.title") or None,
         "channel_line_id": line_id,
-        "discount": _amount(_line_discount(item, where, currency), currency),
-        "tax": _amount(_taxed(item.get("tax_lines"), f"{where}.tax_lines", currency), currency),
+        "discount": read.amount(_line_discount(item, where, currency), currency),
+        "tax": read.amount(_taxed(item.get("tax_lines"), f"{where}.tax_lines", currency), currency),
         # Gift cards are delivered by Shopify itself, whatever requires_shipping says.
         "requires_shipping": _flag(item.get("requires_shipping"), True, f"{where}.requires_shipping") and not gift_card,
     }
@@ -97,29 +97,31 @@ def _line_discount(item: dict, where: str, currency: str) -> int:
     always set; it is only read when allocations are absent, so nothing is counted twice."""
     if "discount_allocations" in item:
         return _allocated(item.get("discount_allocations"), f"{where}.discount_allocations", currency)
-    return _minor(item.get("total_discount") or "0", f"{where}.total_discount", currency)
+    return read.minor(item.get("total_discount") or "0", f"{where}.total_discount", currency)
 
 
 def _allocated(raw, where: str, currency: str) -> int:
-    return sum(_minor(_object(a, f"{where}[{n}]").get("amount"), f"{where}[{n}].amount", currency)
-               for n, a in enumerate(_list(raw, where)))
+    return sum(read.minor(read.obj(a, f"{where}[{n}]").get("amount"), f"{where}[{n}].amount", currency)
+               for n, a in enumerate(read.items(raw, where)))
 
 
 def _shipping(order: dict, currency: str) -> tuple[int, int, str | None]:
     """(shipping charged, shipping discounts, the first method's name). Shipping line `price` is
     before discounts; discounts on shipping are allocated to the shipping line."""
-    shipping_lines = [_object(s, f"shipping_lines[{n}]")
-                      for n, s in enumerate(_list(order.get("shipping_lines"), "shipping_lines"))]
+    shipping_lines = [read.obj(s, f"shipping_lines[{n}]")
+                      for n, s in enumerate(read.items(order.get("shipping_lines"), "shipping_lines"))]
     if not shipping_lines:
-        total_set = _object_or_empty(order.get("total_shipping_price_set"), "total_shipping_price_set")
-        shop_money = _object_or_empty(total_set.get("shop_money"), "total_shipping_price_set.shop_money")
+        total_set = read.obj_or_empty(order.get("total_shipping_price_set"), "total_shipping_price_set")
+        shop_money = read.obj_or_empty(total_set.get("shop_money"), "total_shipping_price_set.shop_money")
         amount = shop_money.get("amount") or "0"
-        return _minor(amount, "total_shipping_price_set.shop_money.amount", currency), 0, None
-    price = sum(_minor(s.get("price"), f"shipping_lines[{n}].price", currency) for n, s in enumerate(shipping_lines))
+        return read.minor(amount, "total_shipping_price_set.shop_money.amount", currency), 0, None
+    price = sum(read.minor(s.get("price"), f"shipping_lines[{n}].price", currency)
+                for n, s in enumerate(shipping_lines))
     discount = sum(_allocated(s.get("discount_allocations"), f"shipping_lines[{n}].discount_allocations", currency)
                    for n, s in enumerate(shipping_lines))
     first = shipping_lines[0]
-    method = _text(first.get("title"), "shipping_lines[0].title") or _text(first.get("code"), "shipping_lines[0].code")
+    method = (read.text(first.get("title"), "shipping_lines[0].title")
+              or read.text(first.get("code"), "shipping_lines[0].code"))
     return price - discount, discount, method or None
 
 
@@ -128,35 +130,35 @@ def _unallocated_discount(order: dict, allocated: int, currency: str) -> int:
     nothing (every discount is allocated); the documented example reports 20.00 with no allocations.
     Whether total_discounts counts shipping discounts is not clearly documented: subtracting them and
     never going below zero is right either way when everything is allocated."""
-    reported = _minor(order.get("total_discounts") or "0", "total_discounts", currency)
+    reported = read.minor(order.get("total_discounts") or "0", "total_discounts", currency)
     return max(0, reported - allocated)
 
 
 def _tax_total(order: dict, currency: str) -> int:
     if order.get("total_tax") is not None:
-        return _minor(order.get("total_tax"), "total_tax", currency)
+        return read.minor(order.get("total_tax"), "total_tax", currency)
     # Older payloads without total_tax: the order's tax lines (lines and shipping included).
     return _taxed(order.get("tax_lines"), "tax_lines", currency)
 
 
 def _taxed(raw, where: str, currency: str) -> int:
-    return sum(_minor(_object(t, f"{where}[{n}]").get("price"), f"{where}[{n}].price", currency)
-               for n, t in enumerate(_list(raw, where)))
+    return sum(read.minor(read.obj(t, f"{where}[{n}]").get("price"), f"{where}[{n}].price", currency)
+               for n, t in enumerate(read.items(raw, where)))
 
 
 def _customer(order: dict) -> dict:
-    customer = _object_or_empty(order.get("customer"), "customer")
-    billing = _object_or_empty(order.get("billing_address"), "billing_address")
+    customer = read.obj_or_empty(order.get("customer"), "customer")
+    billing = read.obj_or_empty(order.get("billing_address"), "billing_address")
     # The names as a pair: mixing the customer's first name with the billing last name could join
     # two different people.
     names = customer if (customer.get("first_name") or customer.get("last_name")) else billing
     where = "customer" if names is customer else "billing_address"
     return {
-        "email": (_text(order.get("email"), "email") or _text(order.get("contact_email"), "contact_email")
-                  or _text(customer.get("email"), "customer.email")),
-        "first_name": _text(names.get("first_name"), f"{where}.first_name"),
-        "last_name": _text(names.get("last_name"), f"{where}.last_name"),
-        "phone": _text(order.get("phone"), "phone") or _text(customer.get("phone"), "customer.phone") or None,
+        "email": (read.text(order.get("email"), "email") or read.text(order.get("contact_email"), "contact_email")
+                  or read.text(customer.get("email"), "customer.email")),
+        "first_name": read.text(names.get("first_name"), f"{where}.first_name"),
+        "last_name": read.text(names.get("last_name"), f"{where}.last_name"),
+        "phone": read.text(order.get("phone"), "phone") or read.text(customer.get("phone"), "customer.phone") or None,
         "customer_id": _exact_id(customer, "Customer"),
     }
 
@@ -164,18 +166,18 @@ def _customer(order: dict) -> dict:
 def _address(raw, where: str) -> dict | None:
     if raw is None:
         return None
-    address = _object(raw, where)
-    first, last = (_text(address.get(k), f"{where}.{k}") for k in ("first_name", "last_name"))
+    address = read.obj(raw, where)
+    first, last = (read.text(address.get(k), f"{where}.{k}") for k in ("first_name", "last_name"))
     mapped = {
-        "name": _text(address.get("name"), f"{where}.name") or " ".join(filter(None, [first, last])),
-        "line1": _text(address.get("address1"), f"{where}.address1"),
-        "line2": _text(address.get("address2"), f"{where}.address2"),
-        "city": _text(address.get("city"), f"{where}.city"),
-        "region": _text(address.get("province_code"), f"{where}.province_code")
-        or _text(address.get("province"), f"{where}.province"),
-        "postal_code": _text(address.get("zip"), f"{where}.zip"),
-        "country": _text(address.get("country_code"), f"{where}.country_code"),
-        "phone": _text(address.get("phone"), f"{where}.phone") or None,
+        "name": read.text(address.get("name"), f"{where}.name") or " ".join(filter(None, [first, last])),
+        "line1": read.text(address.get("address1"), f"{where}.address1"),
+        "line2": read.text(address.get("address2"), f"{where}.address2"),
+        "city": read.text(address.get("city"), f"{where}.city"),
+        "region": read.text(address.get("province_code"), f"{where}.province_code")
+        or read.text(address.get("province"), f"{where}.province"),
+        "postal_code": read.text(address.get("zip"), f"{where}.zip"),
+        "country": read.text(address.get("country_code"), f"{where}.country_code"),
+        "phone": read.text(address.get("phone"), f"{where}.phone") or None,
     }
     for key in ("latitude", "longitude"):
         if (coordinate := _coordinate(address.get(key))) is not None:
@@ -203,10 +205,10 @@ def _channel_context(order: dict, order_id: str, shop_domain: str | None) -> dic
 
 def _attributes(order: dict) -> dict:
     attributes = {}
-    for entry in _list(order.get("note_attributes"), "note_attributes"):
+    for entry in read.items(order.get("note_attributes"), "note_attributes"):
         # Informational only: a malformed note attribute is skipped, not a reason to refuse the order.
         if isinstance(entry, dict) and isinstance(entry.get("name"), str):
-            attributes[entry["name"]] = _json_safe(entry.get("value"))
+            attributes[entry["name"]] = read.json_safe(entry.get("value"), "note_attributes")
     for key in ("tags", "note"):
         if isinstance(order.get(key), str) and order[key]:
             attributes[key] = order[key]
@@ -233,52 +235,19 @@ def _exact_id(obj: dict, kind: str) -> str | None:
     return None
 
 
-def _currency(value) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3}", value):
-        raise _unmappable("currency", "missing or not a three-letter currency code")
-    try:
-        currency_exponent(value)
-    except MoneyError:
-        raise _unmappable("currency", "not an ISO 4217 currency") from None
-    return value.upper()
 
 
-def _minor(value, where: str, currency: str) -> int:
-    """An amount in minor units. Shopify sends decimal strings; a float has already lost cents and
-    is refused, as is anything too large or too precise to be money."""
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise _unmappable(where, "missing or not a decimal amount")
-    try:
-        amount = Decimal(value.strip() if isinstance(value, str) else value)
-    except InvalidOperation:
-        raise _unmappable(where, "not a decimal amount") from None
-    if not amount.is_finite() or amount.adjusted() > 15 or amount.as_tuple().exponent < -15:
-        raise _unmappable(where, "not a plausible amount")
-    try:
-        return to_minor(amount, currency)
-    except MoneyError:
-        raise _unmappable(where, f"more decimals than {currency} allows") from None
 
 
-def _amount(minor: int, currency: str) -> str:
-    return to_decimal_string(minor, currency)
 
 
-def _text(value, where: str) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.strip()
-    if isinstance(value, int | Decimal) and not isinstance(value, bool):
-        return str(value)  # e.g. a zip sent as a number
-    raise _unmappable(where, "not text")
 
 
 def _flag(value, default: bool, where: str) -> bool:
     if value is None:
         return default
     if not isinstance(value, bool):
-        raise _unmappable(where, "not true or false")
+        raise read.unmappable(where, "not true or false")
     return value
 
 
@@ -293,45 +262,12 @@ def _coordinate(value) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _object(value, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise _unmappable(where, "missing or not an object")
-    return value
 
 
-def _object_or_empty(value, where: str) -> dict:
-    return {} if value is None else _object(value, where)
 
 
-def _list(value, where: str) -> list:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _unmappable(where, "not a list")
-    return value
 
 
-def _json_safe(value, depth: int = 0):
-    """Attributes are stored as JSON: Decimals become strings, nothing passes through float."""
-    if depth > 20:
-        raise _unmappable("note_attributes", "nested too deeply")
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v, depth + 1) for v in value]
-    if isinstance(value, Decimal | float):
-        return str(value)
-    return value
 
 
-def _checked(canonical: dict) -> dict:
-    """The mapped order, guaranteed to parse as a CanonicalOrder; otherwise the payload was unmappable."""
-    try:
-        CanonicalOrder.model_validate(canonical)
-    except ValidationError as error:
-        raise UnmappablePayload(error_details(error)) from None
-    return canonical
 
-
-def _unmappable(field: str, problem: str) -> UnmappablePayload:
-    return UnmappablePayload([{"field": field, "problem": problem}])
