@@ -7,6 +7,7 @@ from tests.unit.builders import (
     allocated,
     authorize,
     canonical_payload,
+    checkpoint,
     event_types,
     make_order,
     order_from_payload,
@@ -176,3 +177,14 @@ def test_a_gift_card_line_is_complete_from_the_start_and_never_reaches_a_warehou
     ship_all(order, "O-1-F1", "1Z1")
     assert order.status == "shipped"
     assert order.capture_due() == order.total
+
+
+def test_cancelling_the_rest_of_a_partly_delivered_order_delivers_it():
+    order = ready_to_ship(make_order(LINES))
+    ship_all(order, "O-1-F1", "1Z1", lines=[{"sku": "SKU-A", "quantity": 2}])
+    order.apply_tracking("1Z1", {"checkpoints": [checkpoint("delivered", "2024-05-03T15:00:00Z")]})
+    assert order.status == "partially_delivered"
+    events, _ = order.cancel(None, reason="r", source="operator")
+    assert event_types(events) == ["OrderLinesCancelled", "OrderDelivered"]
+    assert events[1].data == {"delivered_at": "2024-05-03T15:00:00Z"}
+    assert order.status == "delivered"

@@ -328,6 +328,23 @@ def _domain_runs() -> list[tuple[str, list]]:
     events += order.record_void(idempotency_key="k:void", now=NOW)
     runs.append(("partial cancel, then void", events))
 
+    # Card order: one parcel ships, the rest is cancelled, what shipped is captured.
+    order, events = _received(card)
+    events += order.record_validation([])
+    events += order.record_allocation([Allocation("L1", "TEE-BLK-M", "WH1", 2),
+                                       Allocation("L2", "HOODIE-GRY-L", "WH1", 1)])
+    events += order.record_authorization(approved=True, authorization_id="auth_sim_3", decline_code=None,
+                                         idempotency_key="k:authorize", now=NOW)
+    events += order.create_fulfillment_orders()
+    _, shipped = order.ship(order.fulfillment_orders[0].fulfillment_order_id, carrier="ups", tracking_number="1Z9",
+                            service="ground", lines=[{"sku": "TEE-BLK-M", "quantity": 2}], now=NOW)
+    events += shipped
+    cancelled, _ = order.cancel(None, reason="customer asked", source="operator")
+    events += cancelled
+    events += order.record_capture(amount=order.capture_due(), capture_id="cap_9", idempotency_key="k:after-cancel",
+                                   shipment_id=None, now=NOW)
+    runs.append(("ship part, cancel the rest, capture", events))
+
     order, events = _received(card)
     events += order.record_validation([Hold("invalid_address", "billing_address: postal_code invalid")])
     runs.append(("validation hold", events))

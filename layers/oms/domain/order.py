@@ -531,7 +531,7 @@ class Order:
         wanted = {line_id: quantity for line_id, quantity in wanted.items() if quantity}
         if not wanted:
             return [], []
-        was_backordered = "backorder" in self.hold_types()
+        was_backordered, was_delivered = "backorder" in self.hold_types(), self.status == "delivered"
         released: list[Allocation] = []
         for line_id, quantity in wanted.items():
             line = self.line(line_id)
@@ -556,6 +556,9 @@ class Order:
         elif was_backordered and self.fully_allocated:
             events += self._release_hold("backorder", "the units still waiting were cancelled")
             events.append(DomainEvent("OrderAllocated", {"allocations": [asdict(a) for a in self.allocations]}))
+        if self.status == "delivered" and not was_delivered:  # what is left had all been delivered
+            last = max(s.delivered_at for _, s in self.shipments() if s.delivered_at)
+            events.append(DomainEvent("OrderDelivered", {"delivered_at": last}))
         return events, released
 
     def _release_reservations(self, line: Line, quantity: int) -> list[Allocation]:
