@@ -277,3 +277,21 @@ def test_a_channel_order_posted_n_times_is_one_order(stocked, times):
     stocked.pipeline.drain()
     received = [i for i in table_items() if i["sk"]["S"].startswith("H#") and "OrderReceived" in json.dumps(i)]
     assert len(received) == 2
+
+
+def test_orders_from_channels_without_an_api_never_reach_the_channel_updates_queue(stocked):
+    from tests.support.orders import canonical_order
+
+    [loop] = [loop for loop in stocked.pipeline.loops if loop.name == "sqs:handle_channel_updates"]
+    delivered, invoke = [], loop.invoke
+
+    def counting(event):
+        delivered.extend(event["Records"])
+        return invoke(event)
+    loop.invoke = counting
+    order_id = stocked.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"}]))
+    stocked.pipeline.drain()
+    stocked.ship(order_id, "1ZGENERIC")
+    stocked.pipeline.drain()
+    assert stocked.order(order_id)["status"] == "shipped"
+    assert delivered == []  # the rule filters on data.channel

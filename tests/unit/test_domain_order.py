@@ -622,7 +622,7 @@ def test_delivering_every_shipment_delivers_the_order():
     ship_all(order, "O-1-F1", "1Z2")
     events = order.apply_tracking("1Z1", tracking("delivered", "2024-05-03T15:00:00Z"))
     assert event_types(events) == ["ShipmentTrackingUpdated", "ShipmentDelivered"]
-    assert events[1].data == {"shipment_id": "O-1-F1-S1", "fulfillment_order_id": "O-1-F1",
+    assert events[1].data == {"channel": "web", "shipment_id": "O-1-F1-S1", "fulfillment_order_id": "O-1-F1",
                               "delivered_at": "2024-05-03T15:00:00Z"}
     assert order.status == "partially_delivered"
     assert order.fulfillment_orders[0].status == "shipped"

@@ -450,6 +450,7 @@ class Order:
             self.line(item["line_id"]).shipped += item["quantity"]
         fo.status = "shipped" if all(fl["shipped"] == fl["quantity"] for fl in fo.lines) else "partially_shipped"
         return shipment, [DomainEvent("ShipmentCreated", {
+            "channel": self.channel,  # lets the channel-updates rule skip channels without an API
             "fulfillment_order_id": fo.fulfillment_order_id, "shipment_id": shipment.shipment_id,
             "location_id": fo.location_id, "carrier": carrier, "tracking_number": tracking_number,
             "service": service, "lines": wanted})]
@@ -545,6 +546,7 @@ class Order:
                 fo.status = ("delivered" if fo.shipments and all(s.status == "delivered" for s in fo.shipments)
                              else "shipped" if fo.shipments else "cancelled")
         events = [DomainEvent("OrderLinesCancelled", {
+            "channel": self.channel,
             "lines": [{"line_id": line_id, "sku": self.line(line_id).sku, "quantity": quantity,
                        "channel_line_id": self.line(line_id).channel_line_id} for line_id, quantity in wanted.items()],
             "released": [asdict(a) for a in released], "reason": reason, "source": source,
@@ -637,6 +639,7 @@ class Order:
             if all(s.status == "delivered" for s in fo.shipments) and fo.status == "shipped":
                 fo.status = "delivered"
             events.append(DomainEvent("ShipmentDelivered", {
+                "channel": self.channel,
                 "shipment_id": shipment.shipment_id, "fulfillment_order_id": fo.fulfillment_order_id,
                 "delivered_at": shipment.delivered_at}))
             if self.status == "delivered":
