@@ -47,9 +47,11 @@ def _is_dependency_failure(error: Exception) -> bool:
     from botocore.exceptions import BotoCoreError, ClientError
     from pynamodb.exceptions import PynamoDBException
 
+    from oms.adapters.secrets import SecretsUnavailable
     from oms.services.ports import ConcurrentModification
 
-    return isinstance(error, BotoCoreError | ClientError | PynamoDBException | ConcurrentModification)
+    return isinstance(error, BotoCoreError | ClientError | PynamoDBException | ConcurrentModification
+                      | SecretsUnavailable)
 
 
 def raw_body(request) -> bytes:

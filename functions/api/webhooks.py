@@ -90,8 +90,9 @@ def _receive_shopify_create(data: dict):
                        CanonicalOrder)
     # One order per Shopify order id: a redelivery (even with a refreshed body) is the same order.
     response = accept_order(context(), canonical, {"shopify_order_id": canonical.external_id}, "shopify")
-    if response.status_code == 202 and canonical.channel_context.get("cancelled_at"):
-        # Created already cancelled (Shopify sends both states in one payload): record, then cancel.
+    if canonical.channel_context.get("cancelled_at"):
+        # Created already cancelled (Shopify sends both states in one payload): record, then
+        # cancel; on every delivery, so a retry after a failure here still cancels (once).
         reason = canonical.channel_context.get("cancel_reason") or "cancelled in Shopify"
         cancel_order(context(), response.body["order_id"], None, reason=reason, source="channel")
         response.body["status"] = "cancelled"

@@ -295,3 +295,21 @@ def test_orders_from_channels_without_an_api_never_reach_the_channel_updates_que
     stocked.pipeline.drain()
     assert stocked.order(order_id)["status"] == "shipped"
     assert delivered == []  # the rule filters on data.channel
+
+
+def test_an_already_cancelled_order_is_cancelled_even_if_the_first_delivery_failed_after_storing_it(
+        stocked, monkeypatch):
+    from oms.services import orders
+
+    cancel = orders.cancel_order
+
+    def failing(*args, **kwargs):
+        raise orders.ConcurrentModification("DynamoDB is having a bad minute")
+    monkeypatch.setattr(orders, "cancel_order", failing)
+    first = stocked.shopify(SHOPIFY_RAW)
+    assert first.status_code == 503  # stored, not yet cancelled: Shopify will retry
+    monkeypatch.setattr(orders, "cancel_order", cancel)
+    retry = stocked.shopify(SHOPIFY_RAW)
+    assert retry.status_code == 200 and retry.json_body["status"] == "cancelled"
+    stocked.pipeline.drain()
+    assert stocked.order(retry.json_body["order_id"])["status"] == "cancelled"

@@ -9,6 +9,10 @@ class MissingSecret(LookupError):
     """No secret is configured under that name."""
 
 
+class SecretsUnavailable(Exception):
+    """Secrets Manager did not answer (throttling, network): retryable, not the caller's fault."""
+
+
 def _from_env(name: str) -> str:
     value = os.environ.get(name)
     if not value:
@@ -22,7 +26,12 @@ def _from_secrets_manager(secret_id: str) -> str:
     try:
         return parameters.get_secret(secret_id, max_age=300)
     except parameters.exceptions.GetParameterError as error:
-        raise MissingSecret(secret_id) from error
+        # Powertools wraps every failure; only "no such secret" means it is not configured.
+        original = error.__context__
+        code = getattr(original, "response", {}).get("Error", {}).get("Code")
+        if code == "ResourceNotFoundException":
+            raise MissingSecret(secret_id) from error
+        raise SecretsUnavailable(secret_id) from error
 
 
 def _local() -> bool:

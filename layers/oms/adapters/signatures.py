@@ -5,6 +5,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import unicodedata
 
 TOLERANCE_SECONDS = 300
@@ -27,13 +28,14 @@ def verify_generic(secret: str, body: bytes, header: str | None, now: float) -> 
     parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
     timestamps = [v for k, v in parts if k.strip() == "t"]
     macs = [v.strip() for k, v in parts if k.strip() == "v1"]
-    if len(timestamps) != 1 or not timestamps[0].strip().isdigit() or not macs:
+    # ASCII digits and hex only: str.isdigit() admits "²", and compare_digest refuses non-ASCII str.
+    if len(timestamps) != 1 or not re.fullmatch(r"[0-9]{1,12}", timestamps[0].strip()) or not macs:
         raise BadSignature("malformed X-OMS-Signature header")
     timestamp = int(timestamps[0])
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         raise BadSignature("signature timestamp outside the 300 s tolerance")
-    expected = sign_generic(secret, body, timestamp).split("v1=", 1)[1]
-    if not any(hmac.compare_digest(expected, mac) for mac in macs):
+    expected = sign_generic(secret, body, timestamp).split("v1=", 1)[1].encode()
+    if not any(hmac.compare_digest(expected, mac.encode("utf-8", "replace")) for mac in macs):
         raise BadSignature("signature does not match")
 
 

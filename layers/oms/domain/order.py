@@ -4,6 +4,8 @@ a method that has nothing to do (a duplicate or late delivery) returns no events
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from .events import DomainEvent
@@ -43,7 +45,9 @@ def tracking_status(checkpoints: list[dict]) -> str:
 
 
 def _checkpoint_order(checkpoint: dict) -> tuple:
-    return tuple(checkpoint.get(k) or "" for k in CHECKPOINT_FIELDS[1:]) + (checkpoint["status"],)
+    # Carrier time as a moment, not as text: "10:00:00.5Z" sorts after "10:00:00Z".
+    moment = datetime.fromisoformat(checkpoint["occurred_at"].replace("Z", "+00:00"))
+    return (moment,) + tuple(checkpoint.get(k) or "" for k in CHECKPOINT_FIELDS) + (checkpoint["status"],)
 
 
 class OrderRuleViolation(ValueError):
@@ -167,6 +171,9 @@ class Payment:
     captured: int = 0
     refunded: int = 0
     transactions: list[dict] = field(default_factory=list)
+    # A capture decided and committed before the processor is called, so that a retry or a
+    # concurrent step repeats the same call (same key, same amount) instead of charging again.
+    pending_capture: dict | None = None
 
 
 @dataclass
@@ -237,14 +244,20 @@ class Order:
 
     @property
     def amount_due(self) -> int:
-        """What the order is worth after cancellations: cancelled units take their share of
-        everything but shipping; a fully cancelled order is worth nothing."""
+        """What the order is worth after cancellations. A cancelled unit takes its line's share
+        of the line's own value (after its discounts, with its tax), scaled so that order-level
+        discounts and taxes fall with it; shipping stays unless everything is cancelled."""
         if not self.open_lines():
             return 0
-        cancelled = sum(line.unit_price * line.cancelled for line in self.lines)
-        if not cancelled or not self.merchandise_total:
+        if not any(line.cancelled for line in self.lines):
             return self.total
-        return self.total - (self.total - self.shipping_total) * cancelled // self.merchandise_total
+        values = {line.line_id: line.unit_price * line.ordered - line.discount
+                  + (0 if self.taxes_included else line.tax) for line in self.lines}
+        base = sum(values.values())
+        if base <= 0:
+            return self.total
+        cancelled = sum(Fraction(values[line.line_id] * line.cancelled, line.ordered) for line in self.lines)
+        return self.total - int((self.total - self.shipping_total) * cancelled / base)
 
     def line(self, line_id: str) -> Line:
         return next(line for line in self.lines if line.line_id == line_id)
@@ -347,7 +360,7 @@ class Order:
 
     def needs_payment(self) -> bool:
         return (self.fully_allocated and self.validated and self.payment.status == "pending"
-                and not self.hold_types())
+                and not self.hold_types() and bool(self.open_lines()))
 
     def record_prepaid(self, now: str) -> list[DomainEvent]:
         """The channel took the payment (or holds the authorisation and captures it itself):
@@ -387,18 +400,18 @@ class Order:
         if not self.needs_payment() or self.payment.method != "card":
             return []
         self.payment.transactions.append({
-            "type": "authorization", "amount": self.total, "status": "succeeded" if approved else "declined",
+            "type": "authorization", "amount": self.amount_due, "status": "succeeded" if approved else "declined",
             "processor_id": authorization_id, "idempotency_key": idempotency_key, "occurred_at": now,
             "decline_code": decline_code})
         if not approved:
             self.payment.status = "declined"
-            return [DomainEvent("PaymentDeclined", {"amount": self.total, "currency": self.currency,
+            return [DomainEvent("PaymentDeclined", {"amount": self.amount_due, "currency": self.currency,
                                                   "decline_code": decline_code}),
                     *self._place_holds([Hold("payment_declined", f"card declined: {decline_code}")])]
         self.payment.status = "authorized"
         self.payment.authorization_id = authorization_id
-        self.payment.authorized = self.total
-        return [DomainEvent("PaymentAuthorized", {"amount": self.total, "currency": self.currency,
+        self.payment.authorized = self.amount_due
+        return [DomainEvent("PaymentAuthorized", {"amount": self.amount_due, "currency": self.currency,
                                                   "authorization_id": authorization_id})]
 
     def record_payment_failure(self, reason: str, idempotency_key: str, now: str) -> list[DomainEvent]:
@@ -406,9 +419,9 @@ class Order:
             return []
         self.payment.status = "failed"
         self.payment.transactions.append({
-            "type": "authorization", "amount": self.total, "status": "failed", "processor_id": None,
+            "type": "authorization", "amount": self.amount_due, "status": "failed", "processor_id": None,
             "idempotency_key": idempotency_key, "occurred_at": now, "decline_code": reason})
-        return [DomainEvent("PaymentFailed", {"amount": self.total, "currency": self.currency, "reason": reason}),
+        return [DomainEvent("PaymentFailed", {"amount": self.amount_due, "currency": self.currency, "reason": reason}),
                 *self._place_holds([Hold("payment_error", f"processor unavailable: {reason}")])]
 
     def create_fulfillment_orders(self) -> list[DomainEvent]:
@@ -583,10 +596,24 @@ class Order:
             released.append(Allocation(line.line_id, line.sku, allocation.location_id, take))
         return released
 
-    def record_capture(self, *, amount: int, capture_id: str, idempotency_key: str, shipment_id: str,
+    def plan_capture(self, shipment_id: str | None) -> bool:
+        """Decide the next capture (what is due now, under a key no other capture uses);
+        False when one is already planned or nothing is due."""
+        amount = self.capture_due()
+        if self.payment.pending_capture or amount <= 0:
+            return False
+        number = sum(1 for t in self.payment.transactions if t["type"] == "capture") + 1
+        self.payment.pending_capture = {"idempotency_key": f"{self.order_id}:capture:{number}", "amount": amount,
+                                        "shipment_id": shipment_id}
+        return True
+
+    def record_capture(self, *, amount: int, capture_id: str, idempotency_key: str, shipment_id: str | None,
                        now: str) -> list[DomainEvent]:
         if any(t.get("idempotency_key") == idempotency_key for t in self.payment.transactions):
             return []
+        pending = self.payment.pending_capture
+        if pending and pending["idempotency_key"] == idempotency_key:
+            self.payment.pending_capture = None
         if amount <= 0 or self.payment.captured + amount > self.payment.authorized:
             raise OrderRuleViolation("over_capture", "capture would exceed the authorised amount")
         self.payment.captured += amount

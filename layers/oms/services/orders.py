@@ -28,7 +28,7 @@ def update_order(ctx: Context, order_id: str, step: Callable[[Order], OrderCommi
         if order is None:
             raise UnknownOrder(order_id)
         change = step(order)
-        if change is None or not change.events:
+        if change is None or not (change.events or change.state_only):
             return []
         try:
             ctx.store.commit(change)
@@ -87,7 +87,7 @@ def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
         error = None
         for attempt in range(ctx.payment_attempts):
             try:
-                result = ctx.payments.authorize(amount=order.total, currency=order.currency,
+                result = ctx.payments.authorize(amount=order.amount_due, currency=order.currency,
                                                 token=order.payment.token, idempotency_key=key)
                 return OrderCommit(order, order.record_authorization(
                     approved=result.approved, authorization_id=result.authorization_id,
@@ -141,17 +141,24 @@ def capture_shipment(ctx: Context, order_id: str, shipment_id: str) -> list[Doma
 
 
 def _capture(ctx: Context, order_id: str, shipment_id: str | None) -> list[DomainEvent]:
-    def step(order: Order) -> OrderCommit | None:
-        # After a cancellation the key is the cancellation's place in the order's history.
-        key = f"{order.order_id}:capture:{shipment_id or f'after-cancel-{order.history_length}'}"
-        amount = order.capture_due()
-        if amount <= 0 or any(t.get("idempotency_key") == key for t in order.payment.transactions):
+    """Two commits around the processor call: first the capture is decided (amount and key)
+    under the order's version, so concurrent or repeated steps agree on one; then it is made
+    and recorded. A crash between them leaves the decision for the next delivery to finish."""
+    def decide(order: Order) -> OrderCommit | None:
+        return OrderCommit(order, [], state_only=True) if order.plan_capture(shipment_id) else None
+
+    def make(order: Order) -> OrderCommit | None:
+        planned = order.payment.pending_capture
+        if not planned:
             return None
-        capture_id = ctx.payments.capture(authorization_id=order.payment.authorization_id, amount=amount,
-                                          currency=order.currency, idempotency_key=key)
-        return OrderCommit(order, order.record_capture(amount=amount, capture_id=capture_id, idempotency_key=key,
-                                                       shipment_id=shipment_id, now=ctx.clock.now()))
-    return update_order(ctx, order_id, step)
+        capture_id = ctx.payments.capture(authorization_id=order.payment.authorization_id, amount=planned["amount"],
+                                          currency=order.currency, idempotency_key=planned["idempotency_key"])
+        return OrderCommit(order, order.record_capture(
+            amount=planned["amount"], capture_id=capture_id, idempotency_key=planned["idempotency_key"],
+            shipment_id=planned["shipment_id"], now=ctx.clock.now()))
+
+    update_order(ctx, order_id, decide)
+    return update_order(ctx, order_id, make)
 
 
 def cancel_order(ctx: Context, order_id: str, requested: dict[str, int] | None, *, reason: str,

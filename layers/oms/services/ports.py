@@ -43,6 +43,7 @@ class OrderCommit:
     stock_moves: list[StockMove] = field(default_factory=list)
     backorder: str | None = None  # "wait" to join the backorder queue, "done" to leave it
     tracking_numbers: list[str] = field(default_factory=list)
+    state_only: bool = False  # commit even without events (a decision recorded before an outside call)
 
 
 @dataclass(frozen=True)

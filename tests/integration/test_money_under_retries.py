@@ -1,0 +1,85 @@
+"""No double charge: a capture the processor took but our commit lost, and two steps that
+want to capture at once, end with one charge at the processor and the same amount recorded."""
+from __future__ import annotations
+
+from oms.services.ports import ConcurrentModification
+from tests.support.orders import canonical_order
+
+
+class RecordingProcessor:
+    """Wraps the simulated processor and remembers every capture call it answered."""
+
+    def __init__(self, inner, while_capturing=None):
+        self.inner, self.captures, self.while_capturing = inner, [], while_capturing
+
+    def authorize(self, **kwargs):
+        return self.inner.authorize(**kwargs)
+
+    def capture(self, **kwargs):
+        if self.while_capturing:  # another step runs while this call is in flight
+            run, self.while_capturing = self.while_capturing, None
+            run()
+        capture_id = self.inner.capture(**kwargs)
+        self.captures.append((kwargs["idempotency_key"], kwargs["amount"], capture_id))
+        return capture_id
+
+    def void(self, **kwargs):
+        return self.inner.void(**kwargs)
+
+
+def _processor_total(processor: RecordingProcessor) -> int:
+    return sum(amount for _, amount, _ in dict.fromkeys(processor.captures))  # same key = same charge
+
+
+def test_a_capture_whose_commit_is_lost_is_repeated_with_the_same_key(stocked, monkeypatch):
+    from oms.bootstrap import context
+
+    ctx = context()
+    processor = RecordingProcessor(ctx.payments)
+    monkeypatch.setattr(ctx, "payments", processor)
+    commit, lost = ctx.store.commit, []
+
+    def commit_losing_the_first_capture(change):
+        if not lost and any(e.event_type == "PaymentCaptured" for e in change.events):
+            lost.append(change)
+            raise ConcurrentModification("someone else committed first")
+        return commit(change)
+    monkeypatch.setattr(ctx.store, "commit", commit_losing_the_first_capture)
+
+    order_id = stocked.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 2, "unit_price": "10.00"}]))
+    stocked.pipeline.drain()
+    stocked.ship(order_id, "1ZMONEY1")
+    stocked.pipeline.drain()
+    order = stocked.order(order_id)
+    assert lost, "the fault was not injected"
+    assert order["payments"]["captured"] == order["totals"]["total"]
+    keys = {key for key, _, _ in processor.captures}
+    assert len(processor.captures) == 2 and len(keys) == 1  # the retry repeated the same call
+    assert _processor_total(processor) == 2000 + 500 + 320
+
+
+def test_two_steps_capturing_at_once_agree_on_one_capture(stocked, monkeypatch):
+    """A shipment's capture and a cancellation's settlement racing for the same money."""
+    from oms.bootstrap import context
+    from oms.services.orders import capture_shipment, settle_after_cancellation
+
+    ctx = context()
+    processor = RecordingProcessor(ctx.payments)
+    monkeypatch.setattr(ctx, "payments", processor)
+    order_id = stocked.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"},
+                                                    {"sku": "SKU-2", "quantity": 1, "unit_price": "30.00"}]))
+    stocked.pipeline.drain()
+    stocked.ship(order_id, "1ZMONEY2", lines=[{"sku": "SKU-1", "quantity": 1}])
+    response = stocked.ops("POST", f"/orders/{order_id}/cancel", {"reason": "out of stock",
+                                                                 "lines": [{"line_id": "L2", "quantity": 1}]})
+    assert response.status_code == 200
+    shipment_id = stocked.order(order_id)["fulfillment_orders"][0]["shipments"][0]["shipment_id"]
+    # The settlement runs while the shipment's capture call is in flight, from the same state.
+    processor.while_capturing = lambda: settle_after_cancellation(ctx, order_id)
+    capture_shipment(ctx, order_id, shipment_id)
+    stocked.pipeline.drain()  # and the pipeline's own messages for both arrive as well
+    order = stocked.order(order_id)
+    # 10.00 of goods, all 5.00 shipping, and the goods' quarter of the 3.20 tax
+    assert order["payments"]["captured"] == "15.80"
+    assert _processor_total(processor) == 1580
+    assert len({key for key, _, _ in processor.captures}) == 1
