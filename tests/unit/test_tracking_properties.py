@@ -18,8 +18,9 @@ def carrier_histories(draw) -> list[dict]:
     (maybe) in one final status, at strictly increasing carrier times."""
     steps = draw(st.lists(st.sampled_from(PROGRESS + list(TRACKING_ALERTS)), max_size=8))
     steps = sorted(steps, key=lambda s: TRACKING_RANK.get(s, draw(st.integers(0, 2))))
-    if draw(st.booleans()):
-        steps.append(draw(st.sampled_from(TRACKING_FINAL)))
+    # Most parcels end once; some histories carry both final statuses (returned, then
+    # "delivered" back to the sender), which must resolve the same whatever the arrival order.
+    steps += draw(st.lists(st.sampled_from(TRACKING_FINAL), max_size=2, unique=True))
     return [checkpoint(status, f"2024-05-0{1 + n // 24}T{n % 24:02d}:00:00Z", f"{status} #{n}")
             for n, status in enumerate(steps)]
 
@@ -56,12 +57,38 @@ def test_any_order_and_any_duplication_give_the_same_final_shipment(data):
     shipment, _, _ = in_one
     assert shipment["events"] == history  # every distinct checkpoint once, in carrier time
     assert shipment["status"] == tracking_status(history)
+    _, lines, _ = in_one
+    delivered = shipment["status"] == "delivered"
+    assert all(d == (s if delivered else 0) for s, d in lines)
+
+
+def test_a_late_return_to_sender_before_the_delivery_means_it_was_delivered_back():
+    order = ready_to_ship(make_order())
+    ship_all(order, "O-1-F1", "1Z1")
+    order.apply_tracking("1Z1", {"checkpoints": [checkpoint("delivered", "2024-05-05T10:00:00Z")]})
+    assert order.status == "delivered"
+    events = order.apply_tracking("1Z1", {"checkpoints": [
+        checkpoint("returned_to_sender", "2024-05-04T10:00:00Z", "Refused by recipient")]})
+    assert [e.event_type for e in events] == ["ShipmentTrackingUpdated", "ShipmentException"]
+    _, shipment = order.shipments()[0]
+    assert (shipment.status, shipment.delivered_at) == ("returned_to_sender", None)
+    assert [line.delivered for line in order.lines] == [0, 0] and order.status == "shipped"
+
+
+def test_checkpoint_times_sort_as_moments_not_text():
+    order = ready_to_ship(make_order())
+    ship_all(order, "O-1-F1", "1Z1")
+    order.apply_tracking("1Z1", {"checkpoints": [checkpoint("in_transit", "2024-05-02T10:00:00Z"),
+                                                 checkpoint("exception", "2024-05-02T10:00:00.500000Z")]})
+    _, shipment = order.shipments()[0]
+    assert shipment.status == "exception"  # the alert came half a second after the scan
 
 
 @FAST
 @given(history=carrier_histories())
 def test_a_late_checkpoint_never_undoes_delivery(history):
-    if not history or history[-1]["status"] != "delivered":
+    if not history or history[-1]["status"] != "delivered" or any(
+            c["status"] == "returned_to_sender" for c in history):
         return
     updates = [history[-1:], history[:-1]]  # delivered first, the rest late
     shipment, lines, status = final_shipment(updates)

@@ -625,8 +625,9 @@ class Order:
 
     def apply_tracking(self, tracking_number: str, update: dict) -> list[DomainEvent]:
         """Record a carrier's checkpoints (one, or its whole history, in any order, again and
-        again): each distinct checkpoint once, sorted by carrier time. The status follows
-        from the set (see tracking_status) and never leaves delivered or returned_to_sender."""
+        again): each distinct checkpoint once, sorted by carrier time. The status follows from
+        the set (see tracking_status), so arrival order never matters; the first final status
+        in carrier time (delivered or returned_to_sender) is the one that counts."""
         match = [(fo, s) for fo, s in self.shipments() if s.tracking_number == tracking_number]
         if not match:
             return []
@@ -645,8 +646,10 @@ class Order:
         for key, value in changed_details.items():
             setattr(shipment, key, value)
         before = shipment.status
-        if before not in TRACKING_FINAL:
-            shipment.status = tracking_status(shipment.events)
+        shipment.status = tracking_status(shipment.events)
+        if before == "delivered" and shipment.status != "delivered":
+            # An earlier return to sender arrived late: the delivery was back to the sender.
+            self._undo_delivery(fo, shipment)
         events = [DomainEvent("ShipmentTrackingUpdated", {
             "shipment_id": shipment.shipment_id, "tracking_number": tracking_number, "status": shipment.status,
             "checkpoints": sorted(new, key=_checkpoint_order),
@@ -672,6 +675,13 @@ class Order:
             if self.status == "delivered":
                 events.append(DomainEvent("OrderDelivered", {"delivered_at": shipment.delivered_at}))
         return events
+
+    def _undo_delivery(self, fo: FulfillmentOrder, shipment: Shipment) -> None:
+        for item in shipment.lines:
+            self.line(item["line_id"]).delivered -= item["quantity"]
+        shipment.delivered_at = None
+        if fo.status == "delivered":
+            fo.status = "shipped"
 
     # ---- persistence shape ----------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
