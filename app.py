@@ -48,7 +48,8 @@ def handle_fulfillment(event):
     return body(event)
 
 
-@app.on_sqs_message(queue="oms-channel-updates", batch_size=10)
+# Small batches and a longer timeout: each message makes up to four vendor calls of up to 10 s.
+@app.on_sqs_message(queue="oms-channel-updates", batch_size=2)
 def handle_channel_updates(event):
     from functions.channel_events import handle_channel_updates as body
     return body(event)

@@ -62,6 +62,14 @@ def offer_new_stock(detail: dict) -> None:
         retry_backorders(_ctx(), detail["data"]["sku"])
 
 
+def offer_released_stock(detail: dict) -> None:
+    """A cancellation gave reservations back: waiting orders get them now, not at the next sweep."""
+    from oms.services.orders import retry_backorders
+
+    for sku in sorted({released["sku"] for released in detail["data"]["released"]}):
+        retry_backorders(_ctx(), sku)
+
+
 def take_payment(detail: dict) -> None:
     from oms.services.orders import take_payment as pay
 
@@ -85,7 +93,8 @@ def handle_validation(event) -> dict:
 
 
 def handle_allocation(event) -> dict:
-    return consume(event, {"OrderValidated": allocate, "InventoryAdjusted": offer_new_stock})
+    return consume(event, {"OrderValidated": allocate, "InventoryAdjusted": offer_new_stock,
+                           "OrderLinesCancelled": offer_released_stock})
 
 
 def settle(detail: dict) -> None:

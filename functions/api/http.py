@@ -33,6 +33,10 @@ def api_errors(view):
         except ApiError as error:
             return error_response(error.status, error.code, error.message, error.details)
         except Exception as error:
+            from oms.services.ports import OrderTooLarge  # imported here: app.py's cold start stays small
+
+            if isinstance(error, OrderTooLarge):
+                return error_response(413, "order_too_large", "the order is larger than one order can be stored")
             if not _is_dependency_failure(error):
                 raise
             # Our database or bus failed, not the caller: a retryable 503, nothing half-written

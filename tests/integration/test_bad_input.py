@@ -114,3 +114,15 @@ def test_ops_inputs_are_checked(stocked):
     _error(api.ops("PUT", "/locations/WH9", {"name": "x", "type": "spaceship"}), 422)
     _error(api.ops("GET", "/inventory/SKU-9"), 404, "not_found")
     _error(api.ops("GET", "/orders/o-does-not-exist"), 404, "not_found")
+
+
+def test_an_order_too_large_to_store_is_413_and_writes_nothing(stocked):
+    from tests.integration.conftest import table_items
+    from tests.support.orders import canonical_order
+
+    items = table_items()
+    body = canonical_order(attributes={f"note_{n}": "x" * 2500 for n in range(180)})  # under 1 MiB, over 400 KB
+    response = stocked.webhook("orders", body)
+    assert response.status_code == 413
+    assert response.json_body["error"]["code"] == "order_too_large"
+    assert table_items() == items

@@ -415,8 +415,10 @@ def test_without_a_base_url_the_shop_domain_is_called_over_https(monkeypatch):
 
 
 def test_missing_token_or_shop_domain_is_a_configuration_problem(server, shopify, monkeypatch):
-    with pytest.raises(ChannelNotConfigured, match="shop_domain"):
-        shopify.shipment_delivered(shopify_order(shop_domain="evil.example/steal?"), parcel(), "k")
+    # A forged X-Shopify-Shop-Domain must never receive the access token.
+    for forged in ("evil.example/steal?", "attacker.example.com", "shop.myshopify.com.evil.example"):
+        with pytest.raises(ChannelNotConfigured, match="shop_domain"):
+            shopify.shipment_delivered(shopify_order(shop_domain=forged), parcel(), "k")
     monkeypatch.delenv("OMS_CHANNEL_TOKEN_SHOPIFY")
     with pytest.raises(ChannelNotConfigured, match="access token"):
         shopify.shipment_delivered(shopify_order(), parcel(), "k")
@@ -561,6 +563,19 @@ def test_sfcc_partial_cancel_notes_it_in_the_external_status(server, sfcc):
                          reason="customer", idempotency_key="cancel-lines-1")
 
     assert puts(server) == [(f"{SFCC_BASE}/external-status{SITE}", {"status": "partially_cancelled"})]
+
+
+def test_sfcc_cancelling_the_unshipped_rest_completes_the_shipping_status(server, sfcc):
+    server.answer("GET", SFCC_BASE, body={**sfcc_document(), "shippingStatus": "part_shipped"})
+    server.answer("PUT", f"{SFCC_BASE}/shipping-status", status=204)
+    server.answer("PUT", f"{SFCC_BASE}/external-status", status=204)
+
+    sfcc.order_cancelled(sfcc_order(status="shipped", shipping_status="shipped"),
+                         [ChannelItem("3390171e44271bad9c36592049", "701643632930", 1)], whole_order=False,
+                         reason="customer", idempotency_key="cancel-lines-2")
+
+    assert puts(server) == [(f"{SFCC_BASE}/shipping-status{SITE}", {"status": "shipped"}),
+                            (f"{SFCC_BASE}/external-status{SITE}", {"status": "partially_cancelled"})]
 
 
 def test_sfcc_organization_and_site_from_the_order_context(server, sfcc):

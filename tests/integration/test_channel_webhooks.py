@@ -313,3 +313,18 @@ def test_an_already_cancelled_order_is_cancelled_even_if_the_first_delivery_fail
     assert retry.status_code == 200 and retry.json_body["status"] == "cancelled"
     stocked.pipeline.drain()
     assert stocked.order(retry.json_body["order_id"])["status"] == "cancelled"
+
+
+def test_stock_a_cancellation_gives_back_goes_to_a_waiting_order_at_once(stocked):
+    from tests.support.orders import canonical_order
+
+    stocked.stock("SCARCE-1", 1)
+    stocked.pipeline.drain()
+    first = stocked.place(canonical_order(lines=[{"sku": "SCARCE-1", "quantity": 1, "unit_price": "10.00"}]))
+    stocked.pipeline.drain()
+    waiting = stocked.place(canonical_order(lines=[{"sku": "SCARCE-1", "quantity": 1, "unit_price": "10.00"}]))
+    stocked.pipeline.drain()
+    assert [h["type"] for h in stocked.order(waiting)["holds"]] == ["backorder"]
+    assert stocked.ops("POST", f"/orders/{first}/cancel", {"reason": "customer asked"}).status_code == 200
+    stocked.pipeline.drain()  # no backorder sweep runs in these tests: the cancellation's event did it
+    assert stocked.order(waiting)["holds"] == [] and stocked.order(waiting)["fulfillment_orders"]

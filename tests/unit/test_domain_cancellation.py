@@ -147,12 +147,19 @@ def test_an_unpaid_channel_order_waits_until_the_channel_reports_it_paid():
     order = channel_order("pending")
     events = order.record_prepaid(NOW)
     assert event_types(events) == ["OrderHeld"] and order.hold_types() == {"awaiting_payment"}
-    with pytest.raises(OrderRuleViolation):
-        order.release_hold("awaiting_payment", "operator")
     events = order.record_channel_paid(NOW)
     assert event_types(events) == ["ChannelPaymentReported", "HoldReleased", "PaymentRecorded"]
     assert order.payment.status == "paid" and not order.holds
     assert order.record_channel_paid(NOW) == []
+
+
+def test_an_operator_can_confirm_a_channel_payment_that_arrived_another_way():
+    order = channel_order("pending")
+    order.record_prepaid(NOW)
+    events = order.release_hold("awaiting_payment", "bank transfer seen", NOW)
+    assert event_types(events) == ["ChannelPaymentReported", "HoldReleased", "PaymentRecorded"]
+    assert events[1].data["reason"] == "released by an operator: bank transfer seen"
+    assert order.payment.status == "paid"
 
 
 def test_a_channel_payment_reported_before_the_payment_step_is_remembered():

@@ -80,10 +80,17 @@ def test_every_domain_event_is_built_with_a_literal_name():
 
 
 def test_enumerations_follow_the_domain():
-    from oms.domain.order import PAYMENT_HOLDS, SELF_CLEARING_HOLDS, TRACKING_STATUSES, VALIDATION_HOLDS
+    from oms.domain.order import (
+        CHANNEL_PAYMENT_HOLDS,
+        PAYMENT_HOLDS,
+        SELF_CLEARING_HOLDS,
+        TRACKING_STATUSES,
+        VALIDATION_HOLDS,
+    )
 
     defs = load_schemas()["envelope"]["$defs"]
-    assert set(defs["hold_type"]["enum"]) == {*VALIDATION_HOLDS, *PAYMENT_HOLDS, *SELF_CLEARING_HOLDS}
+    assert set(defs["hold_type"]["enum"]) == {*VALIDATION_HOLDS, *PAYMENT_HOLDS, *SELF_CLEARING_HOLDS,
+                                              *CHANNEL_PAYMENT_HOLDS}
     assert set(defs["tracking_status"]["enum"]) == set(TRACKING_STATUSES)
 
 

@@ -34,6 +34,7 @@ from oms.services.ports import (
     ExternalRef,
     InsufficientStock,
     OrderCommit,
+    OrderTooLarge,
     StockMove,
 )
 
@@ -172,6 +173,8 @@ class DynamoStore:
                 elif change.backorder == "done":
                     tx.delete(BackorderItem("BACKORDERS", backorder_key, order_id=order.order_id, skus=[]))
         except TransactWriteError as error:
+            if error.cause_response_code == "ValidationException" and "size" in (error.cause_response_message or ""):
+                raise OrderTooLarge(order.order_id) from error
             reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
             failed = {tag for tag, code in zip(tags, reasons, strict=False) if code == "ConditionalCheckFailed"}
             if "duplicate" in failed:

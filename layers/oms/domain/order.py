@@ -16,8 +16,11 @@ STATUSES = ("received", "on_hold", "processing", "partially_shipped", "shipped",
 
 VALIDATION_HOLDS = ("invalid_address", "invalid_customer", "unknown_sku", "totals_mismatch")
 PAYMENT_HOLDS = ("payment_declined", "payment_error")
-# Holds that clear themselves (stock arrives, the channel reports payment): not an operator's to release.
-SELF_CLEARING_HOLDS = ("backorder", "awaiting_payment")
+# A hold that clears itself when stock arrives: not an operator's to release.
+SELF_CLEARING_HOLDS = ("backorder",)
+# The channel has not been paid: cleared when it reports payment (Shopify orders/paid), or by an
+# operator who confirms the payment arrived another way (SFCC sends no such event).
+CHANNEL_PAYMENT_HOLDS = ("awaiting_payment",)
 
 # Carrier statuses in the order a parcel moves through them: a shipment never moves back down
 # this list. Alerts sit beside it (an operator must look); a later progress checkpoint clears one.
@@ -289,14 +292,16 @@ class Order:
         self.holds = [h for h in self.holds if h.type != hold_type]
         return [DomainEvent("HoldReleased", {"hold_type": hold_type, "reason": reason})]
 
-    def release_hold(self, hold_type: str, reason: str) -> list[DomainEvent]:
+    def release_hold(self, hold_type: str, reason: str, now: str = "") -> list[DomainEvent]:
         """An operator clears a hold after dealing with its cause; the pipeline resumes at the
-        step the hold stopped (validation holds count as validated, payment holds retry)."""
+        step the hold stopped (validation holds count as validated, payment holds retry, an
+        awaiting_payment hold records the channel's payment)."""
         if hold_type not in self.hold_types():
             raise OrderRuleViolation("not_found", f"the order has no {hold_type} hold")
         if hold_type in SELF_CLEARING_HOLDS:
-            raise OrderRuleViolation("hold_not_releasable",
-                                     f"a {hold_type} hold clears itself (stock arrives, the channel reports payment)")
+            raise OrderRuleViolation("hold_not_releasable", f"a {hold_type} hold clears itself when stock arrives")
+        if hold_type in CHANNEL_PAYMENT_HOLDS:
+            return self.record_channel_paid(now, f"released by an operator: {reason}")
         events = self._release_hold(hold_type, f"released by an operator: {reason}")
         if hold_type in PAYMENT_HOLDS:
             self.payment.status = "pending"
@@ -381,13 +386,13 @@ class Order:
         return [DomainEvent("PaymentRecorded", {"amount": self.total, "currency": self.currency,
                                                 "reference": reference, "kind": "authorized" if held else "paid"})]
 
-    def record_channel_paid(self, now: str) -> list[DomainEvent]:
+    def record_channel_paid(self, now: str, reason: str = "the channel reported the order paid") -> list[DomainEvent]:
         """The channel reports the order paid (Shopify orders/paid): clear the wait, record it."""
         if self.payment.method != "channel" or self.payment.channel_status == "paid" or not self.open_lines():
             return []
         self.payment.channel_status = "paid"
         events = [DomainEvent("ChannelPaymentReported", {"status": "paid"}),
-                  *self._release_hold("awaiting_payment", "the channel reported the order paid")]
+                  *self._release_hold("awaiting_payment", reason)]
         if self.payment.status == "channel_authorized":
             self.payment.status, self.payment.captured = "paid", self.total
             events.append(DomainEvent("PaymentRecorded", {

@@ -101,7 +101,8 @@ def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
 
 
 def release_hold(ctx: Context, order_id: str, hold_type: str, reason: str) -> list[DomainEvent]:
-    return update_order(ctx, order_id, lambda order: OrderCommit(order, order.release_hold(hold_type, reason)))
+    return update_order(ctx, order_id, lambda order: OrderCommit(
+        order, order.release_hold(hold_type, reason, ctx.clock.now())))
 
 
 def create_fulfillment_orders(ctx: Context, order_id: str) -> list[DomainEvent]:

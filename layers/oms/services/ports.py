@@ -17,6 +17,10 @@ class InsufficientStock(Exception):
     """A reservation's condition (available >= quantity) failed at commit time."""
 
 
+class OrderTooLarge(Exception):
+    """The order would not fit in one DynamoDB item (400 KB): the caller sent too much."""
+
+
 class DuplicateReference(Exception):
     """An external id, order number or tracking number is already taken."""
 

@@ -70,6 +70,8 @@ class SfccOrders:
                 self._put(target, "status", "cancelled", idempotency_key)
             self._advance_external(target, current, "cancelled", idempotency_key)
         else:
+            # Cancelling the unshipped rest can complete the shipping status too.
+            self._advance_shipping(target, current, order, idempotency_key)
             self._advance_external(target, current, "partially_cancelled", idempotency_key)
 
     # ---- statuses ---------------------------------------------------------------------------
@@ -77,10 +79,13 @@ class SfccOrders:
     def _sync_progress(self, order: ChannelOrder, idempotency_key: str) -> None:
         target = self._target(order)
         current = self._read(target, idempotency_key)
-        shipping = "shipped" if order.shipping_status == "shipped" else "part_shipped"
-        if SHIPPING_RANK[shipping] > SHIPPING_RANK.get(current.get("shippingStatus"), 0):
-            self._put(target, "shipping-status", shipping, idempotency_key)
+        self._advance_shipping(target, current, order, idempotency_key)
         self._advance_external(target, current, order.status, idempotency_key)
+
+    def _advance_shipping(self, target: _SfccOrder, current: dict, order: ChannelOrder, idempotency_key: str) -> None:
+        shipping = order.shipping_status
+        if SHIPPING_RANK.get(shipping, 0) > SHIPPING_RANK.get(current.get("shippingStatus"), 0):
+            self._put(target, "shipping-status", shipping, idempotency_key)
 
     def _advance_external(self, target: _SfccOrder, current: dict, status: str, idempotency_key: str) -> None:
         existing = current.get("externalOrderStatus")

@@ -40,7 +40,9 @@ CANCEL_REASONS = ("customer", "inventory", "fraud", "declined", "other")
 # OMS reasons that have a Shopify equivalent; anything else is "other".
 REASON_ALIASES = {"out_of_stock": "inventory", "no_stock": "inventory", "payment_declined": "declined",
                   "customer_request": "customer"}
-_HOSTNAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}))*$")
+# The shop domain comes from a webhook header the HMAC does not cover: only a Shopify shop's
+# own address may receive our access token.
+_SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$")
 
 # Carrier name as Shopify spells it, and the carrier's public tracking page.
 CARRIERS = {
@@ -204,7 +206,7 @@ class ShopifyAdmin:
     @staticmethod
     def _shop(order: ChannelOrder) -> str:
         shop = order.context.get("shop_domain")
-        if not shop or not _HOSTNAME.match(shop):
+        if not shop or not _SHOP_DOMAIN.match(shop.lower()):
             raise ChannelNotConfigured(f"order {order.external_id}: no valid shop_domain in its channel context")
         return shop
 
