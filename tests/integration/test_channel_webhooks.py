@@ -2,6 +2,7 @@
 told what happened through its API (a recording HTTP server stands in for the vendor)."""
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -328,3 +329,37 @@ def test_stock_a_cancellation_gives_back_goes_to_a_waiting_order_at_once(stocked
     assert stocked.ops("POST", f"/orders/{first}/cancel", {"reason": "customer asked"}).status_code == 200
     stocked.pipeline.drain()  # no backorder sweep runs in these tests: the cancellation's event did it
     assert stocked.order(waiting)["holds"] == [] and stocked.order(waiting)["fulfillment_orders"]
+
+
+def test_gift_cards_and_the_same_sku_on_two_lines_flow_through_to_shopify(shop):
+    order = shopify_paid_order()
+    gift, duplicate = copy.deepcopy(order["line_items"][0]), copy.deepcopy(order["line_items"][0])
+    gift.update({"id": 111, "admin_graphql_api_id": "gid://shopify/LineItem/111", "sku": None, "gift_card": True,
+                 "requires_shipping": False, "name": "Gift card", "price": "25.00"})
+    duplicate.update({"id": 222, "admin_graphql_api_id": "gid://shopify/LineItem/222"})  # SKU2006-001 again
+    order["line_items"] += [gift, duplicate]
+    order["total_price"] = "474.96"  # 359.97 + 25.00 + 89.99
+    fulfillment_order = {"id": 9, "order_id": SHOPIFY_ORDER_ID, "assigned_location_id": 1, "status": "open",
+                         "line_items": [{"id": 90 + n, "fulfillment_order_id": 9, "line_item_id": line_id,
+                                         "quantity": 1, "fulfillable_quantity": 1}
+                                        for n, line_id in enumerate([*LINE_IDS, 222])]}
+    shop.server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}/fulfillments.json", body={"fulfillments": []})
+    shop.server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}/fulfillment_orders.json",
+                       body={"fulfillment_orders": [fulfillment_order]})
+    shop.server.answer("POST", f"{V}/fulfillments.json", status=201, body={"fulfillment": {"id": 1}})
+
+    order_id = shop.shopify(order).json_body["order_id"]
+    shop.pipeline.drain()
+    view = shop.order(order_id)
+    assert view["status"] == "processing", view["holds"]
+    lines = {line["line_id"]: line for line in view["lines"]}
+    assert lines["L4"]["sku"] == "gift-card-111" and lines["L4"]["status"] == "delivered"
+    assert [(line["sku"], line["allocated"]) for line in view["lines"] if line["line_id"] in ("L1", "L5")] == [
+        ("SKU2006-001", 1), ("SKU2006-001", 1)]
+    assert "gift-card-111" not in [fl["sku"] for fo in view["fulfillment_orders"] for fl in fo["lines"]]
+    shop.ship(order_id, "1ZGIFT", carrier="UPS")
+    shop.pipeline.drain()
+    [created] = requests_to(shop.server, "POST", "/fulfillments.json")
+    sent = created["body"]["fulfillment"]["line_items_by_fulfillment_order"][0]["fulfillment_order_line_items"]
+    assert sorted(item["id"] for item in sent) == [90, 91, 92, 93]  # the two SKU2006-001 lines, no gift card
+    assert shop.order(order_id)["status"] == "shipped"
