@@ -126,3 +126,12 @@ def test_an_order_too_large_to_store_is_413_and_writes_nothing(stocked):
     assert response.status_code == 413
     assert response.json_body["error"]["code"] == "order_too_large"
     assert table_items() == items
+
+
+def test_a_time_before_year_one_in_utc_is_422_not_500(stocked):
+    from tests.support.orders import canonical_order
+
+    order = stocked.webhook("orders", canonical_order(placed_at="0001-01-01T00:00:00+01:00"))
+    tracking = stocked.webhook("tracking", {"tracking_number": "1Z", "status": "delivered",
+                                            "occurred_at": "0001-01-01T00:00:00+01:00"})
+    assert (order.status_code, tracking.status_code) == (422, 422)

@@ -248,3 +248,12 @@ def test_tracking_update_refuses_unknown_statuses(status):
     with pytest.raises(ValidationError):
         TrackingUpdate.model_validate({"tracking_number": "1Z1", "status": status,
                                        "occurred_at": "2024-05-03T15:00:00Z"})
+
+
+def test_times_utc_cannot_hold_are_refused_not_crashed_on():
+    payload = canonical_payload()
+    payload["placed_at"] = "0001-01-01T00:00:00+01:00"
+    assert fields(refused(payload)) == {"placed_at"}
+    with pytest.raises(ValidationError):
+        TrackingUpdate.model_validate({"tracking_number": "1Z1", "status": "delivered",
+                                       "occurred_at": "0001-01-01T00:00:00+01:00"})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from oms.domain.money import MoneyError, currency_exponent, to_minor
 from oms.domain.order import DeliveryGroup, Line, Order, Payment
@@ -20,6 +20,17 @@ Sku = Annotated[str, Field(strict=True, max_length=128)]
 
 def utc_text(moment) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _in_utc(moment):
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("date-time out of range") from None
+
+
+# A date-time with an offset, held in UTC (refused, not crashed on, when UTC cannot hold it).
+Moment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class UnmappablePayload(ValueError):
@@ -96,7 +107,7 @@ class ChannelPayment(_Model):
 class CanonicalOrder(_Model):
     external_id: Id
     channel_order_number: Text | None = None
-    placed_at: AwareDatetime
+    placed_at: Moment
     currency: Annotated[str, Field(strict=True, pattern=r"^[A-Za-z]{3}$")]
     customer: Customer
     billing_address: Address | None = None
@@ -190,7 +201,7 @@ TrackingStatus = Literal["info_received", "in_transit", "out_for_delivery", "ava
 
 class Checkpoint(_Model):
     status: TrackingStatus
-    occurred_at: AwareDatetime
+    occurred_at: Moment
     description: Text = ""
     location: Text = ""
     carrier_status: Text | None = None
@@ -221,7 +232,7 @@ class TrackingUpdate(_Model):
     """A carrier's checkpoint in the OMS's own words (the generic tracking webhook's body)."""
     tracking_number: Id
     status: TrackingStatus
-    occurred_at: AwareDatetime
+    occurred_at: Moment
     description: Text = ""
     location: Text = ""
     estimated_delivery: Text | None = None
