@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from functools import cache
 
-from oms.adapters.channels.notifiers import notifier_for
 from oms.adapters.dynamodb import DynamoStore
 from oms.adapters.payment_simulator import SimulatedCardProcessor
 from oms.adapters.system import SystemClock, new_order_id, new_order_number
 from oms.services.context import Context
+
+
+def _channel_api(channel: str):
+    # Imported on first use: only the channel-updates Lambda talks to Shopify or SFCC.
+    from oms.adapters.channels.notifiers import notifier_for
+
+    return notifier_for(channel)
 
 
 @cache
@@ -16,4 +22,4 @@ def context() -> Context:
     clock = SystemClock()
     store = DynamoStore(clock)
     return Context(store=store, inventory=store, payments=SimulatedCardProcessor(), clock=clock,
-                   new_order_id=new_order_id, new_order_number=new_order_number, channels=notifier_for)
+                   new_order_id=new_order_id, new_order_number=new_order_number, channels=_channel_api)
