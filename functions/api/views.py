@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from oms.domain.money import to_decimal_string
-from oms.domain.order import Order
+from oms.domain.order import TRACKING_ALERTS, Order
 
 
 def order_view(order: Order, history: list[dict]) -> dict:
@@ -36,6 +36,11 @@ def order_view(order: Order, history: list[dict]) -> dict:
             "transactions": [{**t, "amount": money(t["amount"])} for t in payment.transactions]},
         "totals": {"merchandise": money(order.merchandise_total), "shipping": money(order.shipping_total),
                    "tax": money(order.tax_total), "discount": money(order.discount_total), "total": money(order.total)},
+        # Parcels an operator must look at: carrier alerts and returns to sender.
+        "needs_attention": [{"shipment_id": s.shipment_id, "tracking_number": s.tracking_number, "status": s.status,
+                             "description": next((c["description"] for c in reversed(s.events)
+                                                  if c["status"] == s.status), None)}
+                            for _, s in order.shipments() if s.status in (*TRACKING_ALERTS, "returned_to_sender")],
         "history": [{k: h[k] for k in ("sequence", "event_type", "occurred_at", "data")} for h in history],
     }
 

@@ -113,6 +113,8 @@ def test_a_failed_attempt_raises_a_shipment_exception_an_operator_sees(stocked):
     exception = [h for h in order["history"] if h["event_type"] == "ShipmentException"]
     assert [e["data"]["status"] for e in exception] == ["attempt_failed"]
     assert exception[0]["data"]["description"] == "Recipient not home"
+    assert order["needs_attention"] == [{"shipment_id": f"{order_id}-F1-S1", "tracking_number": "1234567890",
+                                         "status": "attempt_failed", "description": "Recipient not home"}]
 
 
 def test_a_wrong_aftership_signature_is_401(stocked):
