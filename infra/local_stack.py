@@ -133,6 +133,9 @@ class LocalStack:
             f"ops token      {os.environ['OMS_OPS_TOKEN']}   (Authorization: Bearer <token>)",
             *[f"{name:<14} {os.environ[name]}" .replace("OMS_WEBHOOK_SECRET_", "secret ")
               for name in WEBHOOK_SECRETS],
+            *[f"{channel + ' API':<14} {os.environ.get(f'OMS_CHANNEL_BASE_URL_{channel.upper()}') or unset}"
+              for channel, unset in (("shopify", "https://<shop domain> (set OMS_CHANNEL_BASE_URL_SHOPIFY)"),
+                                     ("sfcc", "not set (OMS_CHANNEL_BASE_URL_SFCC)"))],
             f"simulator      {'on: the warehouse and carrier move orders along' if self.simulate else 'off'}",
             "resources:", *names, "Ctrl-C stops everything."])
 

@@ -40,7 +40,8 @@ CODE_URI = "s3://bucket/deployment.zip"
 LAZY_MODULES = ("functions.order_events", "functions.outbox", "functions.schedules", "functions.channel_events",
                 "functions.api.ops_inputs", "oms.bootstrap", "oms.services.canonical",
                 "oms.adapters.channels.notifiers", "oms.adapters.channels.shopify_orders",
-                "oms.adapters.channels.sfcc_orders", "oms.adapters.carriers.easypost", "oms.adapters.carriers.aftership")
+                "oms.adapters.channels.sfcc_orders", "oms.adapters.carriers.easypost",
+                "oms.adapters.carriers.aftership")
 # The runtime dependencies (import names), each of which the handler bodies need in Lambda.
 RUNTIME_MODULES = ("pydantic", "pynamodb", "aws_lambda_powertools", "aws_lambda_powertools.utilities.parser",
                    "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parameters",
