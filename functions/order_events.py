@@ -97,6 +97,12 @@ def handle_allocation(event) -> dict:
                            "OrderLinesCancelled": offer_released_stock})
 
 
+def resume_payment(detail: dict) -> None:
+    from oms.services.orders import resume_payment as resume
+
+    resume(_ctx(), detail["aggregate_id"])
+
+
 def settle(detail: dict) -> None:
     from oms.services.orders import settle_after_cancellation
 
@@ -104,8 +110,8 @@ def settle(detail: dict) -> None:
 
 
 def handle_payments(event) -> dict:
-    # HoldReleased arrives here only for payment holds (the rule filters on hold_type).
-    return consume(event, {"OrderAllocated": take_payment, "HoldReleased": take_payment, "ShipmentCreated": capture,
+    # HoldReleased arrives here only for payment and capture holds (the rule filters on hold_type).
+    return consume(event, {"OrderAllocated": take_payment, "HoldReleased": resume_payment, "ShipmentCreated": capture,
                            "OrderLinesCancelled": settle})
 
 

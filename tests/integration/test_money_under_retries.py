@@ -83,3 +83,91 @@ def test_two_steps_capturing_at_once_agree_on_one_capture(stocked, monkeypatch):
     assert order["payments"]["captured"] == "15.80"
     assert _processor_total(processor) == 1580
     assert len({key for key, _, _ in processor.captures}) == 1
+
+
+def test_a_capture_finished_by_another_step_does_not_swallow_the_next_one(stocked, monkeypatch):
+    """Shipment 1's capture is in flight when shipment 2 ships and its step finishes shipment
+    1's decision: the rest must still be captured."""
+    from oms.bootstrap import context
+    from oms.services.orders import capture_shipment
+
+    ctx = context()
+    processor = RecordingProcessor(ctx.payments)
+    monkeypatch.setattr(ctx, "payments", processor)
+    order_id = stocked.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"},
+                                                    {"sku": "SKU-2", "quantity": 1, "unit_price": "30.00"}]))
+    stocked.pipeline.drain()
+    first = stocked.ship(order_id, "1ZSWALLOW1", lines=[{"sku": "SKU-1", "quantity": 1}])["shipment"]
+
+    def second_shipment_meanwhile():
+        second = stocked.ship(order_id, "1ZSWALLOW2")["shipment"]
+        capture_shipment(ctx, order_id, second["shipment_id"])
+    processor.while_capturing = second_shipment_meanwhile
+    capture_shipment(ctx, order_id, first["shipment_id"])
+    order = stocked.order(order_id)
+    assert order["payments"]["captured"] == order["totals"]["total"] == "48.20"
+    assert _processor_total(processor) == 4820
+
+
+def test_an_authorisation_whose_commit_is_lost_is_asked_again_for_the_same_amount(stocked, monkeypatch):
+    from oms.bootstrap import context
+
+    ctx = context()
+    calls, authorize = [], ctx.payments.authorize
+
+    def recording_authorize(**kwargs):
+        calls.append((kwargs["idempotency_key"], kwargs["amount"]))
+        return authorize(**kwargs)
+    monkeypatch.setattr(ctx.payments, "authorize", recording_authorize)
+    commit, lost = ctx.store.commit, []
+
+    def commit_losing_the_first_authorisation(change):
+        if not lost and any(e.event_type == "PaymentAuthorized" for e in change.events):
+            lost.append(change)
+            # Meanwhile an operator cancels one of the lines: the order is now worth less.
+            order_id = change.order.order_id
+            stocked.ops("POST", f"/orders/{order_id}/cancel", {"reason": "r", "lines": [
+                {"line_id": "L2", "quantity": 1}]})
+            raise ConcurrentModification("the cancellation committed first")
+        return commit(change)
+    monkeypatch.setattr(ctx.store, "commit", commit_losing_the_first_authorisation)
+    order_id = stocked.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"},
+                                                    {"sku": "SKU-2", "quantity": 1, "unit_price": "30.00"}]))
+    stocked.pipeline.drain()
+    assert lost
+    assert len(calls) >= 2 and len(set(calls)) == 1  # same key, same amount, every time
+    order = stocked.order(order_id)
+    assert order["payments"]["authorized"] == "48.20"  # what was asked; the final capture takes less
+    stocked.ship(order_id, "1ZAUTH")
+    stocked.pipeline.drain()
+    order = stocked.order(order_id)
+    assert order["payments"]["captured"] == "15.80" and order["status"] == "shipped"
+
+
+def test_a_capture_refused_for_good_holds_the_order_and_a_release_tries_again(stocked, monkeypatch):
+    from oms.adapters.payment_simulator import ProcessorRejected
+    from oms.bootstrap import context
+
+    ctx = context()
+    capture, refusals = ctx.payments.capture, []
+
+    def refusing_the_first_request(**kwargs):  # as a processor refuses a request again and again
+        if not refusals or kwargs["idempotency_key"] == refusals[0]:
+            refusals.append(kwargs["idempotency_key"])
+            raise ProcessorRejected("authorization_expired")
+        return capture(**kwargs)
+    monkeypatch.setattr(ctx.payments, "capture", refusing_the_first_request)
+    order_id = stocked.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"}]))
+    stocked.pipeline.drain()
+    stocked.ship(order_id, "1ZREFUSED")
+    stocked.pipeline.drain()
+    order = stocked.order(order_id)
+    assert [h["type"] for h in order["holds"]] == ["capture_failed"]
+    assert order["payments"]["captured"] == "0.00"
+    assert stocked.pipeline.queue_depth("PaymentsDeadLetterQueue") == 0  # handled, not stuck in retries
+    response = stocked.ops("POST", f"/orders/{order_id}/holds/capture_failed/release",
+                           {"reason": "customer re-authorised"})
+    assert response.status_code == 200
+    stocked.pipeline.drain()
+    order = stocked.order(order_id)
+    assert order["holds"] == [] and order["payments"]["captured"] == order["totals"]["total"]

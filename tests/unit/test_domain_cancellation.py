@@ -195,3 +195,60 @@ def test_cancelling_the_rest_of_a_partly_delivered_order_delivers_it():
     assert event_types(events) == ["OrderLinesCancelled", "OrderDelivered"]
     assert events[1].data == {"delivered_at": "2024-05-03T15:00:00Z"}
     assert order.status == "delivered"
+
+
+def test_cancelling_the_goods_of_an_order_with_a_gift_card_does_not_crash():
+    payload = canonical_payload([("SKU-A", 1, "10.00"), ("GIFT-25", 1, "25.00")])
+    payload["lines"][1]["requires_shipping"] = False
+    order = allocated(order_from_payload(payload))
+    events, released = order.cancel(None, reason="r", source="channel")
+    assert event_types(events) == ["OrderLinesCancelled"]  # the gift card stays delivered
+    assert [(a.sku, a.quantity) for a in released] == [("SKU-A", 1)]
+    assert order.status == "delivered"
+
+
+def test_a_discounted_line_shipped_then_the_rest_cancelled_never_captures_more_than_is_due():
+    # A 100.00 with 50.00 off, B 100.00; no shipping or tax: the order is worth 150.00.
+    payload = canonical_payload([("SKU-A", 1, "100.00"), ("SKU-B", 1, "100.00")], shipping="0", tax="0",
+                                discount="50.00")
+    payload["lines"][0]["discount"] = "50.00"
+    order = ready_to_ship(order_from_payload(payload))
+    ship_all(order, "O-1-F1", "1Z1", lines=[{"sku": "SKU-A", "quantity": 1}])
+    assert order.capture_due() == 5000  # A's own worth, not half the order
+    order.record_capture(amount=5000, capture_id="c1", idempotency_key="k1", shipment_id="s", now=NOW)
+    order.cancel(None, reason="r", source="operator")
+    assert order.amount_due == 5000 and order.capture_due() == 0
+
+
+def test_a_line_discounted_below_nothing_counts_as_worth_nothing():
+    payload = canonical_payload([("SKU-A", 1, "10.00"), ("SKU-B", 1, "10.00")], shipping="0", tax="0",
+                                discount="10.00")
+    payload["lines"][0]["discount"] = "15.00"  # more than the line: the channel's data is odd
+    order = allocated(order_from_payload(payload))
+    order.cancel({"L1": 1}, reason="r", source="operator")
+    assert order.amount_due <= order.total
+
+
+def test_an_authorisation_is_recorded_for_the_amount_planned_even_if_a_cancellation_came_between():
+    order = allocated(make_order(LINES))
+    assert order.plan_authorization()
+    planned = dict(order.payment.pending_authorization)
+    assert not order.plan_authorization()  # one decision at a time
+    order.cancel(None, reason="r", source="operator")
+    events = order.record_authorization(approved=True, authorization_id="auth_1", decline_code=None,
+                                        idempotency_key=planned["idempotency_key"], now=NOW)
+    assert events[0].data["amount"] == planned["amount"] == 5250
+    assert order.void_due()  # the card is held for a cancelled order: give it back
+
+
+def test_a_capture_the_processor_refuses_for_good_holds_the_order_for_an_operator():
+    order = ready_to_ship(make_order(LINES))
+    ship_all(order, "O-1-F1", "1Z1")
+    assert order.plan_capture("O-1-F1-S1")
+    key = order.payment.pending_capture["idempotency_key"]
+    events = order.record_capture_failure(idempotency_key=key, reason="authorization_expired", now=NOW)
+    assert event_types(events) == ["OrderHeld"] and order.hold_types() == {"capture_failed"}
+    assert order.payment.pending_capture is None
+    order.release_hold("capture_failed", "new authorisation obtained", NOW)
+    assert order.plan_capture(None)
+    assert order.payment.pending_capture["idempotency_key"] != key  # a new attempt, a new key

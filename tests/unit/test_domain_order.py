@@ -597,7 +597,8 @@ def test_exceptions_are_raised_as_events(status):
     order, shipment = shipped_order()
     events = order.apply_tracking("1Z1", tracking(status, "2024-05-02T08:00:00Z", "Address not found"))
     assert event_types(events) == ["ShipmentTrackingUpdated", "ShipmentException"]
-    assert events[1].data == {"shipment_id": "O-1-F1-S1", "status": status, "description": "Address not found"}
+    assert events[1].data == {"shipment_id": "O-1-F1-S1", "status": status, "description": "Address not found",
+                              "delivery_reversed": False}
     assert shipment.status == status
 
 

@@ -81,6 +81,7 @@ def test_every_domain_event_is_built_with_a_literal_name():
 
 def test_enumerations_follow_the_domain():
     from oms.domain.order import (
+        CAPTURE_HOLDS,
         CHANNEL_PAYMENT_HOLDS,
         PAYMENT_HOLDS,
         SELF_CLEARING_HOLDS,
@@ -90,7 +91,7 @@ def test_enumerations_follow_the_domain():
 
     defs = load_schemas()["envelope"]["$defs"]
     assert set(defs["hold_type"]["enum"]) == {*VALIDATION_HOLDS, *PAYMENT_HOLDS, *SELF_CLEARING_HOLDS,
-                                              *CHANNEL_PAYMENT_HOLDS}
+                                              *CHANNEL_PAYMENT_HOLDS, *CAPTURE_HOLDS}
     assert set(defs["tracking_status"]["enum"]) == set(TRACKING_STATUSES)
 
 

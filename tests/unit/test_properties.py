@@ -227,6 +227,8 @@ def check_order(order: Order) -> None:
             assert fo_quantity[line.line_id] == line.allocated
     if order.payment.status == "authorized":
         assert 0 <= order.payment.captured <= order.payment.authorized
+        # Never more than the order is worth, whatever was cancelled after a capture.
+        assert order.payment.captured <= order.amount_due
 
 
 @FAST

@@ -9,14 +9,14 @@ import random
 import threading
 import time
 
-from oms.services.ports import AuthorizationResult, TransientPaymentError
+from oms.services.ports import AuthorizationResult, PaymentRejected, TransientPaymentError
 
 APPROVING = {"tok_visa", "tok_mastercard", "tok_amex", "tok_discover"}
 DECLINING = {"tok_chargeDeclined": "card_declined", "tok_chargeDeclinedInsufficientFunds": "insufficient_funds",
              "tok_chargeDeclinedExpiredCard": "expired_card"}
 
 
-class ProcessorRejected(Exception):
+class ProcessorRejected(PaymentRejected):
     """The processor refused a request outright (e.g. capture above the authorisation)."""
 
 

@@ -16,6 +16,9 @@ STATUSES = ("received", "on_hold", "processing", "partially_shipped", "shipped",
 
 VALIDATION_HOLDS = ("invalid_address", "invalid_customer", "unknown_sku", "totals_mismatch")
 PAYMENT_HOLDS = ("payment_declined", "payment_error")
+# The processor refused a capture (e.g. the authorisation expired): shipping stops until an
+# operator has dealt with it; releasing the hold tries the capture again.
+CAPTURE_HOLDS = ("capture_failed",)
 # A hold that clears itself when stock arrives: not an operator's to release.
 SELF_CLEARING_HOLDS = ("backorder",)
 # The channel has not been paid: cleared when it reports payment (Shopify orders/paid), or by an
@@ -47,10 +50,14 @@ def tracking_status(checkpoints: list[dict]) -> str:
     return status
 
 
+def _moment(text: str) -> datetime:
+    # Times compare as moments, not as text: "10:00:00.5Z" is after "10:00:00Z".
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 def _checkpoint_order(checkpoint: dict) -> tuple:
-    # Carrier time as a moment, not as text: "10:00:00.5Z" sorts after "10:00:00Z".
-    moment = datetime.fromisoformat(checkpoint["occurred_at"].replace("Z", "+00:00"))
-    return (moment,) + tuple(checkpoint.get(k) or "" for k in CHECKPOINT_FIELDS) + (checkpoint["status"],)
+    rest = tuple(checkpoint.get(k) or "" for k in CHECKPOINT_FIELDS)
+    return (_moment(checkpoint["occurred_at"]), *rest, checkpoint["status"])
 
 
 class OrderRuleViolation(ValueError):
@@ -177,6 +184,7 @@ class Payment:
     # A capture decided and committed before the processor is called, so that a retry or a
     # concurrent step repeats the same call (same key, same amount) instead of charging again.
     pending_capture: dict | None = None
+    pending_authorization: dict | None = None  # the same, for the authorisation
 
 
 @dataclass
@@ -245,22 +253,25 @@ class Order:
     def open_lines(self) -> list[Line]:
         return [line for line in self.lines if line.open_quantity]
 
+    def unit_values(self) -> dict[str, Fraction]:
+        """What one unit of each line is worth: the line's own value after its discounts (with
+        its tax), scaled so that the lines add up to the total less shipping; order-level
+        discounts and taxes so fall with the units they belong to."""
+        own = {line.line_id: max(0, line.unit_price * line.ordered - line.discount
+                                 + (0 if self.taxes_included else line.tax)) for line in self.lines}
+        if not sum(own.values()):  # nothing has a value of its own: share by quantity
+            own = {line.line_id: line.ordered for line in self.lines}
+        base, goods = sum(own.values()), self.total - self.shipping_total
+        return {line.line_id: Fraction(own[line.line_id] * goods, base * line.ordered) for line in self.lines}
+
     @property
     def amount_due(self) -> int:
-        """What the order is worth after cancellations. A cancelled unit takes its line's share
-        of the line's own value (after its discounts, with its tax), scaled so that order-level
-        discounts and taxes fall with it; shipping stays unless everything is cancelled."""
+        """What the order is worth after cancellations: each cancelled unit takes its value
+        off (see unit_values); shipping stays unless everything is cancelled."""
         if not self.open_lines():
             return 0
-        if not any(line.cancelled for line in self.lines):
-            return self.total
-        values = {line.line_id: line.unit_price * line.ordered - line.discount
-                  + (0 if self.taxes_included else line.tax) for line in self.lines}
-        base = sum(values.values())
-        if base <= 0:
-            return self.total
-        cancelled = sum(Fraction(values[line.line_id] * line.cancelled, line.ordered) for line in self.lines)
-        return self.total - int((self.total - self.shipping_total) * cancelled / base)
+        values = self.unit_values()
+        return self.total - int(sum(values[line.line_id] * line.cancelled for line in self.lines))
 
     def line(self, line_id: str) -> Line:
         return next(line for line in self.lines if line.line_id == line_id)
@@ -400,34 +411,58 @@ class Order:
                 "reference": self.payment.reference or self.external_id, "kind": "paid"}))
         return events + self.record_prepaid(now)
 
+    def plan_authorization(self) -> bool:
+        """Decide the authorisation (amount and key) before the processor is called, so a retry
+        after a lost commit asks for the same amount under the same key."""
+        if not self.needs_payment() or self.payment.method != "card" or self.payment.pending_authorization:
+            return False
+        self.payment.pending_authorization = {"idempotency_key": self.authorization_key(), "amount": self.amount_due}
+        return True
+
+    def _take_planned_authorization(self, idempotency_key: str) -> int | None:
+        """The amount asked for under this key: the planned one (the processor may have acted on
+        it even if the order was cancelled since), or what is due if nothing was planned."""
+        planned, self.payment.pending_authorization = self.payment.pending_authorization, None
+        if planned and planned["idempotency_key"] == idempotency_key:
+            return planned["amount"]
+        if not self.needs_payment() or self.payment.method != "card":
+            return None
+        return self.amount_due
+
     def record_authorization(self, *, approved: bool, authorization_id: str | None, decline_code: str | None,
                              idempotency_key: str, now: str) -> list[DomainEvent]:
-        if not self.needs_payment() or self.payment.method != "card":
+        amount = self._take_planned_authorization(idempotency_key)
+        if amount is None:
             return []
         self.payment.transactions.append({
-            "type": "authorization", "amount": self.amount_due, "status": "succeeded" if approved else "declined",
+            "type": "authorization", "amount": amount, "status": "succeeded" if approved else "declined",
             "processor_id": authorization_id, "idempotency_key": idempotency_key, "occurred_at": now,
             "decline_code": decline_code})
         if not approved:
             self.payment.status = "declined"
-            return [DomainEvent("PaymentDeclined", {"amount": self.amount_due, "currency": self.currency,
+            return [DomainEvent("PaymentDeclined", {"amount": amount, "currency": self.currency,
                                                   "decline_code": decline_code}),
-                    *self._place_holds([Hold("payment_declined", f"card declined: {decline_code}")])]
+                    *(self._place_holds([Hold("payment_declined", f"card declined: {decline_code}")])
+                      if self.open_lines() else [])]
+        # Recorded even if the order was cancelled meanwhile: the card is held, so it must be
+        # known (and then voided).
         self.payment.status = "authorized"
         self.payment.authorization_id = authorization_id
-        self.payment.authorized = self.amount_due
-        return [DomainEvent("PaymentAuthorized", {"amount": self.amount_due, "currency": self.currency,
+        self.payment.authorized = amount
+        return [DomainEvent("PaymentAuthorized", {"amount": amount, "currency": self.currency,
                                                   "authorization_id": authorization_id})]
 
     def record_payment_failure(self, reason: str, idempotency_key: str, now: str) -> list[DomainEvent]:
-        if not self.needs_payment():
+        amount = self._take_planned_authorization(idempotency_key)
+        if amount is None:
             return []
         self.payment.status = "failed"
         self.payment.transactions.append({
-            "type": "authorization", "amount": self.amount_due, "status": "failed", "processor_id": None,
+            "type": "authorization", "amount": amount, "status": "failed", "processor_id": None,
             "idempotency_key": idempotency_key, "occurred_at": now, "decline_code": reason})
-        return [DomainEvent("PaymentFailed", {"amount": self.amount_due, "currency": self.currency, "reason": reason}),
-                *self._place_holds([Hold("payment_error", f"processor unavailable: {reason}")])]
+        return [DomainEvent("PaymentFailed", {"amount": amount, "currency": self.currency, "reason": reason}),
+                *(self._place_holds([Hold("payment_error", f"processor unavailable: {reason}")])
+                  if self.open_lines() else [])]
 
     def create_fulfillment_orders(self) -> list[DomainEvent]:
         """One fulfilment order per (location, delivery group) of the allocations."""
@@ -511,9 +546,10 @@ class Order:
         if all(line.shipped == line.open_quantity for line in open_lines):
             target = due if any(line.shipped for line in open_lines) else 0
         else:
-            merchandise = sum(line.unit_price * line.open_quantity for line in open_lines)
-            shipped = sum(line.unit_price * line.shipped for line in open_lines)
-            target = due * shipped // merchandise if merchandise else 0
+            values = self.unit_values()
+            worth = sum(values[line.line_id] * line.open_quantity for line in open_lines)
+            shipped = sum(values[line.line_id] * line.shipped for line in open_lines)
+            target = int(due * shipped / worth) if worth else 0
         return max(0, target - self.payment.captured)
 
     def void_due(self) -> bool:
@@ -577,8 +613,9 @@ class Order:
             events += self._release_hold("backorder", "the units still waiting were cancelled")
             events.append(DomainEvent("OrderAllocated", {"allocations": [asdict(a) for a in self.allocations]}))
         if self.status == "delivered" and not was_delivered:  # what is left had all been delivered
-            last = max(s.delivered_at for _, s in self.shipments() if s.delivered_at)
-            events.append(DomainEvent("OrderDelivered", {"delivered_at": last}))
+            last = max((s.delivered_at for _, s in self.shipments() if s.delivered_at), key=_moment, default=None)
+            if last:  # None: only lines the channel delivers itself are left
+                events.append(DomainEvent("OrderDelivered", {"delivered_at": last}))
         return events, released
 
     def _release_reservations(self, line: Line, quantity: int) -> list[Allocation]:
@@ -607,10 +644,22 @@ class Order:
         amount = self.capture_due()
         if self.payment.pending_capture or amount <= 0:
             return False
-        number = sum(1 for t in self.payment.transactions if t["type"] == "capture") + 1
+        number = sum(1 for t in self.payment.transactions if t["type"] == "capture") + 1  # failed ones too
         self.payment.pending_capture = {"idempotency_key": f"{self.order_id}:capture:{number}", "amount": amount,
                                         "shipment_id": shipment_id}
         return True
+
+    def record_capture_failure(self, *, idempotency_key: str, reason: str, now: str) -> list[DomainEvent]:
+        """The processor refused the planned capture for good: stop, and show an operator."""
+        planned = self.payment.pending_capture
+        if not planned or planned["idempotency_key"] != idempotency_key:
+            return []
+        self.payment.pending_capture = None
+        self.payment.transactions.append({
+            "type": "capture", "amount": planned["amount"], "status": "failed", "processor_id": None,
+            "idempotency_key": idempotency_key, "occurred_at": now, "shipment_id": planned["shipment_id"],
+            "decline_code": reason})
+        return self._place_holds([Hold("capture_failed", f"the processor refused a capture: {reason}")])
 
     def record_capture(self, *, amount: int, capture_id: str, idempotency_key: str, shipment_id: str | None,
                        now: str) -> list[DomainEvent]:
@@ -652,9 +701,12 @@ class Order:
             setattr(shipment, key, value)
         before = shipment.status
         shipment.status = tracking_status(shipment.events)
-        if before == "delivered" and shipment.status != "delivered":
+        reversed_delivery = before == "delivered" and shipment.status != "delivered"
+        if reversed_delivery:
             # An earlier return to sender arrived late: the delivery was back to the sender.
             self._undo_delivery(fo, shipment)
+        if shipment.status == "delivered":  # the first delivered checkpoint, also when it came late
+            shipment.delivered_at = next(c for c in shipment.events if c["status"] == "delivered")["occurred_at"]
         events = [DomainEvent("ShipmentTrackingUpdated", {
             "shipment_id": shipment.shipment_id, "tracking_number": tracking_number, "status": shipment.status,
             "checkpoints": sorted(new, key=_checkpoint_order),
@@ -665,10 +717,8 @@ class Order:
             latest = next(c for c in reversed(shipment.events) if c["status"] == shipment.status)
             events.append(DomainEvent("ShipmentException", {
                 "shipment_id": shipment.shipment_id, "status": shipment.status,
-                "description": latest.get("description")}))
+                "description": latest.get("description"), "delivery_reversed": reversed_delivery}))
         if shipment.status == "delivered":
-            delivered = next(c for c in shipment.events if c["status"] == "delivered")
-            shipment.delivered_at = delivered["occurred_at"]
             for item in shipment.lines:
                 self.line(item["line_id"]).delivered += item["quantity"]
             if all(s.status == "delivered" for s in fo.shipments) and fo.status == "shipped":

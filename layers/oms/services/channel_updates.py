@@ -36,6 +36,8 @@ def tell_channel(ctx: Context, detail: dict) -> str:
                                  reason=data["reason"], idempotency_key=key)
         return "told"
     shipment = _shipment(order, data["shipment_id"])
+    if event_type == "ShipmentDelivered" and shipment.status != "delivered":
+        return "not_for_channel"  # a late checkpoint showed it went back to the sender
     if event_type == "ShipmentCreated":
         notifier.shipment_shipped(channel_order(order), channel_shipment(order, shipment), key)
     else:

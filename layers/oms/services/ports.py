@@ -84,6 +84,11 @@ class AuthorizationResult:
     decline_code: str | None = None
 
 
+class PaymentRejected(Exception):
+    """The processor refused the request for good (e.g. the authorisation expired): retrying
+    the same call will not help."""
+
+
 class TransientPaymentError(Exception):
     """The processor could not answer (timeout, 5xx, processing error): safe to retry
     with the same idempotency key."""
