@@ -82,7 +82,7 @@ class Simulator(_Loop):
     def track(self, tracking_number: str, status: str, description: str, location: str) -> None:
         now = datetime.now(UTC)
         body = json.dumps({"tracking_number": tracking_number, "status": status, "description": description,
-                           "location": location, "occurred_at": now.isoformat(timespec="seconds"),
+                           "location": location, "occurred_at": now.isoformat(timespec="milliseconds"),
                            "estimated_delivery": (now + timedelta(days=1)).date().isoformat()}).encode()
         signature = sign_generic(os.environ["OMS_WEBHOOK_SECRET_TRACKING_GENERIC"], body, int(time.time()))
         response = requests.post(f"{self.api}/webhooks/tracking/generic", data=body, timeout=10,

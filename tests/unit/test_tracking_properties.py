@@ -94,3 +94,14 @@ def test_a_late_checkpoint_never_undoes_delivery(history):
     shipment, lines, status = final_shipment(updates)
     assert shipment["status"] == "delivered" and status == "delivered"
     assert all(delivered == shipped for shipped, delivered in lines)
+
+
+def test_checkpoints_at_the_same_moment_go_in_the_order_a_parcel_moves():
+    order = ready_to_ship(make_order())
+    ship_all(order, "O-1-F1", "1Z1")
+    same = "2024-05-02T10:00:00Z"
+    order.apply_tracking("1Z1", {"checkpoints": [checkpoint("delivered", same, "Delivered"),
+                                                 checkpoint("in_transit", same, "In transit")]})
+    _, shipment = order.shipments()[0]
+    assert [c["status"] for c in shipment.events] == ["in_transit", "delivered"]
+    assert shipment.status == "delivered"

@@ -56,8 +56,10 @@ def _moment(text: str) -> datetime:
 
 
 def _checkpoint_order(checkpoint: dict) -> tuple:
+    # Checkpoints at the same moment go in the order a parcel moves (alerts beside in_transit).
+    rank = TRACKING_RANK.get(checkpoint["status"], 1)
     rest = tuple(checkpoint.get(k) or "" for k in CHECKPOINT_FIELDS)
-    return (_moment(checkpoint["occurred_at"]), *rest, checkpoint["status"])
+    return (_moment(checkpoint["occurred_at"]), rank, *rest)
 
 
 class OrderRuleViolation(ValueError):
