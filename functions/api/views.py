@@ -33,7 +33,11 @@ def order_view(order: Order, history: list[dict]) -> dict:
             "method": payment.method, "status": payment.status, "currency": order.currency,
             "authorized": money(payment.authorized), "captured": money(payment.captured),
             "refunded": money(payment.refunded),
-            "transactions": [{**t, "amount": money(t["amount"])} for t in payment.transactions]},
+            "transactions": [{**t, "amount": money(t["amount"])} for t in payment.transactions],
+            # A request decided but not yet answered (normally for milliseconds; longer means stuck).
+            "in_flight": [{"type": kind, "idempotency_key": p["idempotency_key"], "amount": money(p["amount"])}
+                          for kind, p in (("authorization", payment.pending_authorization),
+                                          ("capture", payment.pending_capture)) if p]},
         "totals": {"merchandise": money(order.merchandise_total), "shipping": money(order.shipping_total),
                    "tax": money(order.tax_total), "discount": money(order.discount_total), "total": money(order.total)},
         # Parcels an operator must look at: carrier alerts and returns to sender.

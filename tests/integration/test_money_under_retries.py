@@ -171,3 +171,31 @@ def test_a_capture_refused_for_good_holds_the_order_and_a_release_tries_again(st
     stocked.pipeline.drain()
     order = stocked.order(order_id)
     assert order["holds"] == [] and order["payments"]["captured"] == order["totals"]["total"]
+
+
+def test_a_timed_out_authorisation_is_asked_again_under_the_same_key_after_the_release(stocked, monkeypatch):
+    """The processor authorised, but every answer was lost: the order is held payment_error.
+    When the operator releases it, the same request is repeated, so the card is held once."""
+    from oms.bootstrap import context
+    from oms.services.ports import TransientPaymentError
+
+    ctx = context()
+    authorize, keys = ctx.payments.authorize, []
+
+    def answer_lost_three_times(**kwargs):
+        keys.append(kwargs["idempotency_key"])
+        result = authorize(**kwargs)
+        if len(keys) <= 3:
+            raise TransientPaymentError("timeout")
+        return result
+    monkeypatch.setattr(ctx.payments, "authorize", answer_lost_three_times)
+    monkeypatch.setattr(ctx, "sleep", lambda seconds: None)
+    order_id = stocked.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"}]))
+    stocked.pipeline.drain()
+    assert [h["type"] for h in stocked.order(order_id)["holds"]] == ["payment_error"]
+    response = stocked.ops("POST", f"/orders/{order_id}/holds/payment_error/release", {"reason": "processor back"})
+    assert response.status_code == 200
+    stocked.pipeline.drain()
+    order = stocked.order(order_id)
+    assert order["payments"]["status"] == "authorized" and order["fulfillment_orders"]
+    assert set(keys) == {f"{order_id}:authorize:1"}  # one request, asked four times: one hold on the card

@@ -249,6 +249,33 @@ def test_a_capture_the_processor_refuses_for_good_holds_the_order_for_an_operato
     events = order.record_capture_failure(idempotency_key=key, reason="authorization_expired", now=NOW)
     assert event_types(events) == ["OrderHeld"] and order.hold_types() == {"capture_failed"}
     assert order.payment.pending_capture is None
-    order.release_hold("capture_failed", "new authorisation obtained", NOW)
+    order.release_hold("capture_failed", "customer confirmed the card", NOW)
+    assert (order.payment.status, order.payment.authorization_id) == ("pending", None)
+    assert order.plan_authorization()  # authorise again what was not captured
+    assert order.payment.pending_authorization == {"idempotency_key": "O-1:authorize:2", "amount": order.total}
+    order.record_authorization(approved=True, authorization_id="auth_2", decline_code=None,
+                               idempotency_key="O-1:authorize:2", now=NOW)
     assert order.plan_capture(None)
     assert order.payment.pending_capture["idempotency_key"] != key  # a new attempt, a new key
+
+
+
+def test_an_unanswered_authorisation_is_asked_again_under_the_same_key_and_a_refused_one_under_a_new():
+    order = allocated(make_order(LINES))
+    order.plan_authorization()
+    first = order.payment.pending_authorization["idempotency_key"]
+    order.record_payment_failure("timeout", first, NOW)
+    order.release_hold("payment_error", "processor is back", NOW)
+    order.plan_authorization()
+    assert order.payment.pending_authorization["idempotency_key"] == first  # it may have authorised
+    order.record_payment_failure("invalid_request", first, NOW, refused=True)
+    order.release_hold("payment_error", "fixed", NOW)
+    order.plan_authorization()
+    assert order.payment.pending_authorization["idempotency_key"] != first
+
+
+def test_goods_worth_less_than_shipping_never_make_a_cancellation_raise_what_is_due():
+    order = allocated(make_order([("SKU-A", 2, "5.00")], shipping="20.00", tax="0", discount="20.00"))
+    assert order.total == 1000
+    order.cancel({"L1": 1}, reason="r", source="operator")
+    assert order.amount_due <= order.total

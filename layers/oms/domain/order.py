@@ -263,7 +263,7 @@ class Order:
                                  + (0 if self.taxes_included else line.tax)) for line in self.lines}
         if not sum(own.values()):  # nothing has a value of its own: share by quantity
             own = {line.line_id: line.ordered for line in self.lines}
-        base, goods = sum(own.values()), self.total - self.shipping_total
+        base, goods = sum(own.values()), max(0, self.total - self.shipping_total)
         return {line.line_id: Fraction(own[line.line_id] * goods, base * line.ordered) for line in self.lines}
 
     @property
@@ -318,16 +318,21 @@ class Order:
         events = self._release_hold(hold_type, f"released by an operator: {reason}")
         if hold_type in PAYMENT_HOLDS:
             self.payment.status = "pending"
+        if hold_type in CAPTURE_HOLDS:
+            # The authorisation could not be captured (expired, say): authorise what is left again.
+            self.payment.status, self.payment.authorization_id = "pending", None
         if hold_type in VALIDATION_HOLDS and not self.hold_types() & set(VALIDATION_HOLDS):
             self.validated = True
             events.append(DomainEvent("OrderValidated", {}))
         return events
 
     def authorization_key(self) -> str:
-        """Idempotency key of the next authorisation: the same across retries of one attempt,
-        a new one after an operator asks for the payment to be tried again."""
-        attempts = sum(1 for t in self.payment.transactions if t["type"] == "authorization")
-        return f"{self.order_id}:authorize:{attempts + 1}"
+        """Idempotency key of the next authorisation: a new one after an answer (approved,
+        declined, refused); the same one after a request that got no answer (status "failed"),
+        since the processor may have acted on it: asking again must not authorise twice."""
+        answered = sum(1 for t in self.payment.transactions
+                       if t["type"] == "authorization" and t["status"] != "failed")
+        return f"{self.order_id}:authorize:{answered + 1}"
 
     # ---- pipeline steps --------------------------------------------------------------------
     def record_validation(self, problems: list[Hold]) -> list[DomainEvent]:
@@ -418,7 +423,9 @@ class Order:
         after a lost commit asks for the same amount under the same key."""
         if not self.needs_payment() or self.payment.method != "card" or self.payment.pending_authorization:
             return False
-        self.payment.pending_authorization = {"idempotency_key": self.authorization_key(), "amount": self.amount_due}
+        # What is still to be paid: everything, or after a refused capture what was not captured.
+        amount = self.amount_due - self.payment.captured
+        self.payment.pending_authorization = {"idempotency_key": self.authorization_key(), "amount": amount}
         return True
 
     def _take_planned_authorization(self, idempotency_key: str) -> int | None:
@@ -429,7 +436,7 @@ class Order:
             return planned["amount"]
         if not self.needs_payment() or self.payment.method != "card":
             return None
-        return self.amount_due
+        return self.amount_due - self.payment.captured
 
     def record_authorization(self, *, approved: bool, authorization_id: str | None, decline_code: str | None,
                              idempotency_key: str, now: str) -> list[DomainEvent]:
@@ -450,21 +457,24 @@ class Order:
         # known (and then voided).
         self.payment.status = "authorized"
         self.payment.authorization_id = authorization_id
-        self.payment.authorized = amount
+        self.payment.authorized = self.payment.captured + amount  # earlier captures were authorised before
         return [DomainEvent("PaymentAuthorized", {"amount": amount, "currency": self.currency,
                                                   "authorization_id": authorization_id})]
 
-    def record_payment_failure(self, reason: str, idempotency_key: str, now: str) -> list[DomainEvent]:
+    def record_payment_failure(self, reason: str, idempotency_key: str, now: str,
+                               refused: bool = False) -> list[DomainEvent]:
+        """No usable answer: the processor stayed unreachable (the outcome is unknown, so the
+        retry reuses the key) or refused the request outright (the retry gets a new key)."""
         amount = self._take_planned_authorization(idempotency_key)
         if amount is None:
             return []
         self.payment.status = "failed"
         self.payment.transactions.append({
-            "type": "authorization", "amount": amount, "status": "failed", "processor_id": None,
-            "idempotency_key": idempotency_key, "occurred_at": now, "decline_code": reason})
+            "type": "authorization", "amount": amount, "status": "refused" if refused else "failed",
+            "processor_id": None, "idempotency_key": idempotency_key, "occurred_at": now, "decline_code": reason})
+        detail = f"processor refused: {reason}" if refused else f"processor unavailable: {reason}"
         return [DomainEvent("PaymentFailed", {"amount": amount, "currency": self.currency, "reason": reason}),
-                *(self._place_holds([Hold("payment_error", f"processor unavailable: {reason}")])
-                  if self.open_lines() else [])]
+                *(self._place_holds([Hold("payment_error", detail)]) if self.open_lines() else [])]
 
     def create_fulfillment_orders(self) -> list[DomainEvent]:
         """One fulfilment order per (location, delivery group) of the allocations."""

@@ -109,6 +109,8 @@ def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
                 error = failure
                 if attempt + 1 < ctx.payment_attempts:
                     ctx.backoff(attempt, base=0.2, cap=2.0)
+            except PaymentRejected as refusal:
+                return OrderCommit(order, order.record_payment_failure(str(refusal), key, now, refused=True))
         return OrderCommit(order, order.record_payment_failure(str(error), key, now))
 
     events = update_order(ctx, order_id, decide)
