@@ -153,31 +153,32 @@ def receive_generic_tracking():
     return _apply_tracking(update.as_update())
 
 
-@webhooks.route("/webhooks/tracking/easypost", methods=["POST"])
-@api_errors
-def receive_easypost_tracking():
-    from oms.adapters.carriers import IgnoredEvent, easypost
-    from oms.adapters.signatures import verify_easypost
+def _carrier_tracking(source: str, verify, header: str, mapper):
+    """A carrier aggregator's webhook: its signature, its mapper, then the generic path. Events
+    it sends that carry no tracking are acknowledged (200) so it stops sending them."""
+    from oms.adapters.carriers import IgnoredEvent
 
-    body = _verified_body("tracking", "easypost", lambda secret, raw: verify_easypost(
-        secret, raw, _header("x-hmac-signature")))
+    body = _verified_body("tracking", source, lambda secret, raw: verify(secret, raw, _header(header)))
     try:
-        mapped = _mapped(easypost.to_tracking, json_object(body))
+        mapped = _mapped(mapper, json_object(body))
     except IgnoredEvent as event:
         return json_response(200, {"result": "ignored", "reason": str(event)})
     return _apply_tracking(mapped)
+
+
+@webhooks.route("/webhooks/tracking/easypost", methods=["POST"])
+@api_errors
+def receive_easypost_tracking():
+    from oms.adapters.carriers import easypost
+    from oms.adapters.signatures import verify_easypost
+
+    return _carrier_tracking("easypost", verify_easypost, "x-hmac-signature", easypost.to_tracking)
 
 
 @webhooks.route("/webhooks/tracking/aftership", methods=["POST"])
 @api_errors
 def receive_aftership_tracking():
-    from oms.adapters.carriers import IgnoredEvent, aftership
+    from oms.adapters.carriers import aftership
     from oms.adapters.signatures import verify_aftership
 
-    body = _verified_body("tracking", "aftership", lambda secret, raw: verify_aftership(
-        secret, raw, _header("aftership-hmac-sha256")))
-    try:
-        mapped = _mapped(aftership.to_tracking, json_object(body))
-    except IgnoredEvent as event:
-        return json_response(200, {"result": "ignored", "reason": str(event)})
-    return _apply_tracking(mapped)
+    return _carrier_tracking("aftership", verify_aftership, "aftership-hmac-sha256", aftership.to_tracking)
