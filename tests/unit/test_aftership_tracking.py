@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from oms.adapters.carriers import IgnoredEvent
 from oms.adapters.carriers.aftership import TAGS, to_tracking
 from oms.services.canonical import CarrierTracking, UnmappablePayload
+from tests.support.junk import json_values, paths, replaced
 
 
 def checkpoint(tag: str, subtag: str | None = None, at: str = "2024-03-01T10:00:00+08:00", **more) -> dict:
@@ -289,33 +290,12 @@ def test_a_body_that_is_not_a_webhook_is_unmappable(payload):
 
 # ---- property: junk is refused, never crashes ------------------------------------------------
 
-json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=12),
-                      st.sampled_from([*TAGS, "tracking_update", "Exception_011", "2024-03-01T10:00:00",
-                                       "2024-03-01", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]))
-json_value = st.recursive(json_leaf, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                             st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                          max_leaves=12)
+json_value = json_values([*TAGS, "tracking_update", "Exception_011", "2024-03-01T10:00:00",
+                                       "2024-03-01", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
 
 
-def paths(value, prefix=()):
-    yield prefix
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from paths(item, (*prefix, key))
-    elif isinstance(value, list):
-        for n, item in enumerate(value):
-            yield from paths(item, (*prefix, n))
 
 
-def replaced(value, path, new):
-    if not path:
-        return new
-    value = copy.deepcopy(value)
-    target = value
-    for step in path[:-1]:
-        target = target[step]
-    target[path[-1]] = new
-    return value
 
 
 SAMPLES = [V4, dated()]
