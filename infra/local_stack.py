@@ -140,9 +140,11 @@ class LocalStack:
             "resources:", *names, "Ctrl-C stops everything."])
 
     def shutdown(self) -> None:
+        """Stop whatever has started (a signal may arrive while the stack is starting)."""
         self.stop.set()
-        self.http.shutdown()
-        self.moto.shutdown()
+        for server in (getattr(self, "http", None), getattr(self, "moto", None)):
+            if server is not None:
+                server.shutdown()
 
 
 def main() -> None:
@@ -153,15 +155,30 @@ def main() -> None:
                        simulate=os.environ.get("OMS_SIMULATE") == "1",
                        concurrency=int(os.environ.get("OMS_LOCAL_CONCURRENCY", "2")))
     faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack
-    stack.start()
-    print("\n" + stack.describe(), flush=True)
-    stopped = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
-        stopped.wait()
-    except KeyboardInterrupt:
-        print("stopping", flush=True)  # Ctrl-C is how a person stops the stack
-    stack.shutdown()
+        stack.start()
+        print("\n" + stack.describe(), flush=True)
+        while True:
+            signal.pause()
+    except Stopped:
+        print("stopping", flush=True)
+    finally:
+        stack.shutdown()
+
+
+class Stopped(Exception):
+    """SIGTERM or SIGINT (Ctrl-C) arrived."""
+
+
+def _stop(signum, frame):
+    # A signal handler runs between two bytecodes of the main thread, possibly inside a lock it
+    # holds (Event.set() deadlocked on a second SIGTERM, which make forwards to its child): so
+    # take no lock here. Ignore further signals and unwind the main thread with an exception.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise Stopped(signal.Signals(signum).name)
 
 
 if __name__ == "__main__":

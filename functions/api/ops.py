@@ -5,7 +5,17 @@ import hmac
 
 from chalice import AuthResponse, Blueprint
 
-from .http import ApiError, accept_order, api_errors, error_response, json_object, json_response, parsed, raw_body
+from .http import (
+    ANY_BODY,
+    ApiError,
+    accept_order,
+    api_errors,
+    error_response,
+    json_object,
+    json_response,
+    parsed,
+    raw_body,
+)
 
 ops = Blueprint(__name__)
 
@@ -39,7 +49,8 @@ def _ctx():
     return context()
 
 
-@ops.route("/locations/{location_id}", methods=["PUT"], authorizer=ops_token_authorizer)
+@ops.route("/locations/{location_id}", methods=["PUT"],
+           content_types=ANY_BODY, authorizer=ops_token_authorizer)
 @api_errors
 def put_location(location_id: str):
     from oms.domain.inventory import Location
@@ -60,7 +71,8 @@ def _stock_view(sku: str, levels) -> dict:
                        "available": sum(s.available for s in levels)}}
 
 
-@ops.route("/inventory/{sku}/locations/{location_id}", methods=["PUT"], authorizer=ops_token_authorizer)
+@ops.route("/inventory/{sku}/locations/{location_id}", methods=["PUT"],
+           content_types=ANY_BODY, authorizer=ops_token_authorizer)
 @api_errors
 def put_stock(sku: str, location_id: str):
     from oms.services.inventory import UnknownLocation, set_stock, stock_of
@@ -88,7 +100,8 @@ def get_stock(sku: str):
     return json_response(200, _stock_view(sku, levels))
 
 
-@ops.route("/orders", methods=["POST"], authorizer=ops_token_authorizer)
+@ops.route("/orders", methods=["POST"],
+           content_types=ANY_BODY, authorizer=ops_token_authorizer)
 @api_errors
 def create_order():
     from oms.services.canonical import CanonicalOrder
@@ -116,7 +129,8 @@ def get_order(order_id: str):
     return json_response(200, order_view(order, ctx.store.history(order_id)))
 
 
-@ops.route("/orders/{order_id}/holds/{hold_type}/release", methods=["POST"], authorizer=ops_token_authorizer)
+@ops.route("/orders/{order_id}/holds/{hold_type}/release", methods=["POST"],
+           content_types=ANY_BODY, authorizer=ops_token_authorizer)
 @api_errors
 def release_hold(order_id: str, hold_type: str):
     from oms.domain.order import OrderRuleViolation
@@ -137,7 +151,8 @@ def release_hold(order_id: str, hold_type: str):
     return json_response(200, order_view(ctx.store.load(order_id), ctx.store.history(order_id)))
 
 
-@ops.route("/orders/{order_id}/cancel", methods=["POST"], authorizer=ops_token_authorizer)
+@ops.route("/orders/{order_id}/cancel", methods=["POST"],
+           content_types=ANY_BODY, authorizer=ops_token_authorizer)
 @api_errors
 def cancel(order_id: str):
     """Cancel units that have not shipped; their stock goes back, the payment is settled and
@@ -166,7 +181,8 @@ def cancel(order_id: str):
     return json_response(200, order_view(ctx.store.load(order_id), ctx.store.history(order_id)))
 
 
-@ops.route("/fulfillment-orders/{fulfillment_order_id}/ship", methods=["POST"], authorizer=ops_token_authorizer)
+@ops.route("/fulfillment-orders/{fulfillment_order_id}/ship", methods=["POST"],
+           content_types=ANY_BODY, authorizer=ops_token_authorizer)
 @api_errors
 def ship(fulfillment_order_id: str):
     from dataclasses import asdict

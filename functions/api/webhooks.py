@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from chalice import Blueprint
 
-from .http import ApiError, accept_order, api_errors, json_object, json_response, parsed, raw_body
+from .http import ANY_BODY, ApiError, accept_order, api_errors, json_object, json_response, parsed, raw_body
 
 webhooks = Blueprint(__name__)
 
@@ -51,7 +51,7 @@ def _mapped(mapper, *args, **kwargs):
 
 # ---- orders -------------------------------------------------------------------------------------
 
-@webhooks.route("/webhooks/orders/generic", methods=["POST"])
+@webhooks.route("/webhooks/orders/generic", methods=["POST"], content_types=ANY_BODY)
 @api_errors
 def receive_generic_order():
     from oms.bootstrap import context
@@ -61,7 +61,7 @@ def receive_generic_order():
     return accept_order(context(), parsed(data, CanonicalOrder), data, "generic")
 
 
-@webhooks.route("/webhooks/orders/shopify", methods=["POST"])
+@webhooks.route("/webhooks/orders/shopify", methods=["POST"], content_types=ANY_BODY)
 @api_errors
 def receive_shopify_order():
     """Shopify topics orders/create, orders/cancelled and orders/paid on one address (the
@@ -118,7 +118,7 @@ def _shopify_order_changed(topic: str, data: dict):
     return json_response(200, {"order_id": ref.order_id, "order_number": ref.order_number, "result": result})
 
 
-@webhooks.route("/webhooks/orders/sfcc", methods=["POST"])
+@webhooks.route("/webhooks/orders/sfcc", methods=["POST"], content_types=ANY_BODY)
 @api_errors
 def receive_sfcc_order():
     from oms.adapters.channels import sfcc_orders
@@ -144,7 +144,7 @@ def _apply_tracking(mapped: dict):
     return json_response(202, {"tracking_number": tracking.tracking_number, "result": outcome})
 
 
-@webhooks.route("/webhooks/tracking/generic", methods=["POST"])
+@webhooks.route("/webhooks/tracking/generic", methods=["POST"], content_types=ANY_BODY)
 @api_errors
 def receive_generic_tracking():
     from oms.services.canonical import TrackingUpdate
@@ -166,7 +166,7 @@ def _carrier_tracking(source: str, verify, header: str, mapper):
     return _apply_tracking(mapped)
 
 
-@webhooks.route("/webhooks/tracking/easypost", methods=["POST"])
+@webhooks.route("/webhooks/tracking/easypost", methods=["POST"], content_types=ANY_BODY)
 @api_errors
 def receive_easypost_tracking():
     from oms.adapters.carriers import easypost
@@ -175,7 +175,7 @@ def receive_easypost_tracking():
     return _carrier_tracking("easypost", verify_easypost, "x-hmac-signature", easypost.to_tracking)
 
 
-@webhooks.route("/webhooks/tracking/aftership", methods=["POST"])
+@webhooks.route("/webhooks/tracking/aftership", methods=["POST"], content_types=ANY_BODY)
 @api_errors
 def receive_aftership_tracking():
     from oms.adapters.carriers import aftership
