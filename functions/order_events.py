@@ -71,13 +71,13 @@ def offer_released_stock(detail: dict) -> None:
 
 
 def take_payment(detail: dict) -> None:
-    from oms.services.orders import take_payment as pay
+    from oms.services.payments import take_payment as pay
 
     pay(_ctx(), detail["aggregate_id"])
 
 
 def capture(detail: dict) -> None:
-    from oms.services.orders import capture_shipment
+    from oms.services.payments import capture_shipment
 
     capture_shipment(_ctx(), detail["aggregate_id"], detail["data"]["shipment_id"])
 
@@ -98,13 +98,13 @@ def handle_allocation(event) -> dict:
 
 
 def resume_payment(detail: dict) -> None:
-    from oms.services.orders import resume_payment as resume
+    from oms.services.payments import resume_payment as resume
 
     resume(_ctx(), detail["aggregate_id"])
 
 
 def settle(detail: dict) -> None:
-    from oms.services.orders import settle_after_cancellation
+    from oms.services.payments import settle_after_cancellation
 
     settle_after_cancellation(_ctx(), detail["aggregate_id"])
 

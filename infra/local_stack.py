@@ -7,15 +7,18 @@ import faulthandler
 import logging
 import os
 import secrets
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBHOOK_SECRETS = ("OMS_WEBHOOK_SECRET_ORDERS_GENERIC", "OMS_WEBHOOK_SECRET_TRACKING_GENERIC",
                    "OMS_WEBHOOK_SECRET_ORDERS_SHOPIFY", "OMS_WEBHOOK_SECRET_ORDERS_SFCC",
-                   "OMS_WEBHOOK_SECRET_TRACKING_EASYPOST", "OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP")
+                   "OMS_WEBHOOK_SECRET_TRACKING_EASYPOST", "OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP",
+                   "OMS_WEBHOOK_SECRET_PAYMENTS_STRIPE")
 
 
 def configure_environment(stage: str = "local") -> dict:
@@ -31,6 +34,10 @@ def configure_environment(stage: str = "local") -> dict:
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         # Locally a channel that is down is retried after 1, 2, 4... seconds, not 30, 60, 120...
         "OMS_CHANNEL_RETRY_BASE_SECONDS": os.environ.get("OMS_CHANNEL_RETRY_BASE_SECONDS", "1"),
+        # The local Stripe (localstripe), which accepts any secret key that starts with sk_.
+        "OMS_PAYMENTS": os.environ.get("OMS_PAYMENTS", "stripe"),
+        "OMS_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port()}",
+        "OMS_STRIPE_API_KEY": os.environ.get("OMS_STRIPE_API_KEY", "sk_test_oms_local"),
     }
     env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
     os.environ.update(env)
@@ -41,6 +48,10 @@ def configure_environment(stage: str = "local") -> dict:
         if path not in sys.path:
             sys.path.insert(0, path)
     return env
+
+
+def stripe_port() -> int:
+    return int(os.environ.get("OMS_STRIPE_PORT", "8420"))
 
 
 def parse_faults(spec: str) -> dict[str, float]:
@@ -95,6 +106,11 @@ class LocalStack:
 
     def start(self) -> None:
         env = configure_environment()
+        from .local_stripe import LocalStripe
+
+        # The stack's own state folder: two stacks on one machine never share the local Stripe's file.
+        self.state_dir = tempfile.mkdtemp(prefix="oms-stack-")
+        self.stripe = LocalStripe(stripe_port(), self.state_dir)
         self.moto = start_moto(self.aws_port, parse_faults(os.environ.get("OMS_LOCAL_FAULTS", "")))
         from .provision import provision
 
@@ -121,6 +137,8 @@ class LocalStack:
         self.http = create_local_server(app_module.app, Config.create(chalice_stage="local", app_name="oms"),
                                         "127.0.0.1", self.api_port)
         threading.Thread(target=self.http.serve_forever, name="api", daemon=True).start()
+        self.stripe.register_webhook(f"http://127.0.0.1:{self.api_port}/webhooks/payments/stripe",
+                                     os.environ["OMS_WEBHOOK_SECRET_PAYMENTS_STRIPE"])
 
     def describe(self) -> str:
         names = [f"  {kind:<16} {value}" for kind, value in (
@@ -136,6 +154,8 @@ class LocalStack:
             *[f"{channel + ' API':<14} {os.environ.get(f'OMS_CHANNEL_BASE_URL_{channel.upper()}') or unset}"
               for channel, unset in (("shopify", "https://<shop domain> (set OMS_CHANNEL_BASE_URL_SHOPIFY)"),
                                      ("sfcc", "not set (OMS_CHANNEL_BASE_URL_SFCC)"))],
+            f"Stripe         {self.stripe.url}   (local Stripe, localstripe; its events go to "
+            "/webhooks/payments/stripe)",
             f"simulator      {'on: the warehouse and carrier move orders along' if self.simulate else 'off'}",
             "resources:", *names, "Ctrl-C stops everything."])
 
@@ -145,6 +165,10 @@ class LocalStack:
         for server in (getattr(self, "http", None), getattr(self, "moto", None)):
             if server is not None:
                 server.shutdown()
+        if getattr(self, "stripe", None) is not None:
+            self.stripe.stop()
+        if getattr(self, "state_dir", None):
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
 def main() -> None:

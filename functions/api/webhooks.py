@@ -102,7 +102,8 @@ def _receive_shopify_create(data: dict):
 def _shopify_order_changed(topic: str, data: dict):
     from oms.adapters.channels import shopify_orders
     from oms.bootstrap import context
-    from oms.services.orders import cancel_order, record_channel_paid
+    from oms.services.orders import cancel_order
+    from oms.services.payments import record_channel_paid
 
     ctx = context()
     external_id = _mapped(shopify_orders.order_id, data)

@@ -2,10 +2,10 @@
 Lambda instance (on first use, so that cold start only pays for what a handler needs)."""
 from __future__ import annotations
 
+import os
 from functools import cache
 
 from oms.adapters.dynamodb import DynamoStore
-from oms.adapters.payment_simulator import SimulatedCardProcessor
 from oms.adapters.system import SystemClock, new_order_id, new_order_number
 from oms.services.context import Context
 
@@ -17,9 +17,19 @@ def _channel_api(channel: str):
     return notifier_for(channel)
 
 
+def _payment_processor():
+    name = os.environ.get("OMS_PAYMENTS", "stripe")
+    if name != "stripe":
+        raise RuntimeError(f"OMS_PAYMENTS={name}: the only payment processor is stripe")
+    from oms.adapters.stripe_payments import StripeProcessor
+
+    return StripeProcessor()
+
+
 @cache
 def context() -> Context:
     clock = SystemClock()
     store = DynamoStore(clock)
-    return Context(store=store, inventory=store, payments=SimulatedCardProcessor(), clock=clock,
-                   new_order_id=new_order_id, new_order_number=new_order_number, channels=_channel_api)
+    return Context(store=store, inventory=store, payments=_payment_processor(), clock=clock,
+                   new_order_id=new_order_id, new_order_number=new_order_number, channels=_channel_api,
+                   authorization_validity_days=int(os.environ.get("OMS_AUTHORIZATION_VALIDITY_DAYS", "7")))

@@ -20,7 +20,7 @@ OPS_TOKEN = "e2e-ops-token"
 SECRETS = {"OMS_WEBHOOK_SECRET_ORDERS_GENERIC": "e2e-orders", "OMS_WEBHOOK_SECRET_TRACKING_GENERIC": "e2e-tracking",
            "OMS_WEBHOOK_SECRET_ORDERS_SHOPIFY": "e2e-shopify", "OMS_WEBHOOK_SECRET_ORDERS_SFCC": "e2e-sfcc",
            "OMS_WEBHOOK_SECRET_TRACKING_EASYPOST": "e2e-easypost",
-           "OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP": "e2e-aftership",
+           "OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP": "e2e-aftership", "OMS_WEBHOOK_SECRET_PAYMENTS_STRIPE": "whsec_e2e",
            "OMS_CHANNEL_TOKEN_SHOPIFY": "shpat_e2e", "OMS_CHANNEL_TOKEN_SFCC": "e2e-sfcc-bearer",
            "OMS_SFCC_ORGANIZATION_ID": "f_ecom_e2e", "OMS_SFCC_SITE_ID": "RefArch"}
 
@@ -38,7 +38,9 @@ class Stack:
         self.aws = f"http://127.0.0.1:{self.aws_port}"
         self.log = tmp / f"stack-{self.api_port}.log"
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMS_"))}
+        self.stripe_port = _free_port()
         environment.update({"OMS_PORT": str(self.api_port), "OMS_AWS_PORT": str(self.aws_port),
+                            "OMS_STRIPE_PORT": str(self.stripe_port),
                             "OMS_OPS_TOKEN": OPS_TOKEN, "PYTHONUNBUFFERED": "1",
                             "PYTHONPATH": f"{ROOT}:{ROOT / 'layers'}", **SECRETS, **env})
         self.process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT, env=environment,

@@ -11,6 +11,23 @@ from tests.support.signing import signed
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_stripe(tmp_path_factory):
+    """The local Stripe every payment in these tests goes to, as in `make run`."""
+    import os
+    import socket
+
+    from infra.local_stripe import LocalStripe
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    stripe = LocalStripe(port, str(tmp_path_factory.mktemp("stripe")))
+    os.environ["OMS_STRIPE_API_BASE"] = stripe.url
+    yield stripe
+    stripe.stop()
+
+
 class Api:
     """The HTTP side of the app through chalice.test.Client, with the pipeline behind it."""
 

@@ -7,13 +7,13 @@ from tests.support.orders import canonical_order
 
 
 class RecordingProcessor:
-    """Wraps the simulated processor and remembers every capture call it answered."""
+    """Wraps the Stripe adapter (on the local Stripe) and remembers every capture it answered."""
 
     def __init__(self, inner, while_capturing=None):
         self.inner, self.captures, self.while_capturing = inner, [], while_capturing
 
-    def authorize(self, **kwargs):
-        return self.inner.authorize(**kwargs)
+    def __getattr__(self, name):  # authorize, verify_authorization, refund, name...
+        return getattr(self.inner, name)
 
     def capture(self, **kwargs):
         if self.while_capturing:  # another step runs while this call is in flight
@@ -23,8 +23,6 @@ class RecordingProcessor:
         self.captures.append((kwargs["idempotency_key"], kwargs["amount"], capture_id))
         return capture_id
 
-    def void(self, **kwargs):
-        return self.inner.void(**kwargs)
 
 
 def _processor_total(processor: RecordingProcessor) -> int:
@@ -61,7 +59,7 @@ def test_a_capture_whose_commit_is_lost_is_repeated_with_the_same_key(stocked, m
 def test_two_steps_capturing_at_once_agree_on_one_capture(stocked, monkeypatch):
     """A shipment's capture and a cancellation's settlement racing for the same money."""
     from oms.bootstrap import context
-    from oms.services.orders import capture_shipment, settle_after_cancellation
+    from oms.services.payments import capture_shipment, settle_after_cancellation
 
     ctx = context()
     processor = RecordingProcessor(ctx.payments)
@@ -89,7 +87,7 @@ def test_a_capture_finished_by_another_step_does_not_swallow_the_next_one(stocke
     """Shipment 1's capture is in flight when shipment 2 ships and its step finishes shipment
     1's decision: the rest must still be captured."""
     from oms.bootstrap import context
-    from oms.services.orders import capture_shipment
+    from oms.services.payments import capture_shipment
 
     ctx = context()
     processor = RecordingProcessor(ctx.payments)
@@ -145,8 +143,8 @@ def test_an_authorisation_whose_commit_is_lost_is_asked_again_for_the_same_amoun
 
 
 def test_a_capture_refused_for_good_holds_the_order_and_a_release_tries_again(stocked, monkeypatch):
-    from oms.adapters.payment_simulator import ProcessorRejected
     from oms.bootstrap import context
+    from oms.services.ports import PaymentRejected as ProcessorRejected
 
     ctx = context()
     capture, refusals = ctx.payments.capture, []

@@ -120,8 +120,10 @@ def test_prepaid_orders_are_recorded_not_authorised_and_never_captured(stocked):
     api.pipeline.drain()
     payments = api.order(order_id)["payments"]
     assert payments["status"] == "paid"
-    assert [t["type"] for t in payments["transactions"]] == ["prepaid"]
-    assert payments["captured"] == payments["authorized"]
+    # The channel took the money: the ledger shows it authorised and captured there, once.
+    assert [(t["type"], t["processor_reference"]) for t in payments["transactions"]] == [
+        ("authorization", "shopify-txn-1"), ("capture", "shopify-txn-1")]
+    assert payments["processor"] == "channel" and payments["captured"] == payments["authorized"]
 
 
 def test_an_unmatched_update_sent_again_is_kept_once(api):

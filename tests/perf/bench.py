@@ -196,7 +196,7 @@ def free_port() -> int:
 def start_stack(recorder: CallRecorder):
     api_port, aws_port = free_port(), free_port()
     os.environ.update({"OMS_PORT": str(api_port), "OMS_AWS_PORT": str(aws_port), **SECRETS,
-                       "OMS_PAYMENT_SIMULATOR_LATENCY_MS": "0", "OMS_LOCAL_CONCURRENCY": str(CONCURRENCY)})
+                       "OMS_LOCAL_CONCURRENCY": str(CONCURRENCY)})
     os.environ.pop("OMS_SIMULATE", None)
     os.environ.pop("OMS_LOCAL_FAULTS", None)
     recorder.install()

@@ -247,12 +247,15 @@ def test_a_capture_the_processor_refuses_for_good_holds_the_order_for_an_operato
     assert order.plan_capture("O-1-F1-S1")
     key = order.payment.pending_capture["idempotency_key"]
     events = order.record_capture_failure(idempotency_key=key, reason="authorization_expired", now=NOW)
-    assert event_types(events) == ["OrderHeld"] and order.hold_types() == {"capture_failed"}
-    assert order.payment.pending_capture is None
+    # The authorisation can no longer be captured: what it held is given up in the ledger.
+    assert event_types(events) == ["PaymentVoided", "OrderHeld"] and order.hold_types() == {"capture_failed"}
+    assert order.payment.pending_capture is None and order.payment.authorized == 0
+    order.payment.check_invariants()
     order.release_hold("capture_failed", "customer confirmed the card", NOW)
     assert (order.payment.status, order.payment.authorization_id) == ("pending", None)
     assert order.plan_authorization()  # authorise again what was not captured
-    assert order.payment.pending_authorization == {"idempotency_key": "O-1:authorize:2", "amount": order.total}
+    assert order.payment.pending_authorization == {"idempotency_key": "O-1:authorize:2", "amount": order.total,
+                                                   "off_session": True}
     order.record_authorization(approved=True, authorization_id="auth_2", decline_code=None,
                                idempotency_key="O-1:authorize:2", now=NOW)
     assert order.plan_capture(None)

@@ -207,7 +207,8 @@ def test_card_declined_holds_the_order():
     assert "insufficient_funds" in events[1].data["detail"]
     assert order.payment.status == "declined"
     assert order.payment.authorized == 0
-    assert order.payment.transactions[0]["status"] == "declined"
+    assert order.payment.transactions[0]["status"] == "failed"
+    assert order.payment.transactions[0]["failure"] == "declined"
     assert order.status == "on_hold"
     assert order.capture_due() == 0
     assert order.create_fulfillment_orders() == []
@@ -234,7 +235,8 @@ def test_prepaid_order_records_payment():
     assert events[0].data == {"amount": TOTAL, "currency": "USD", "reference": "PAY-123", "kind": "paid"}
     assert order.payment.status == "paid"
     assert order.payment.authorized == order.payment.captured == TOTAL
-    assert order.payment.transactions[0]["type"] == "prepaid"
+    assert [t["type"] for t in order.payment.transactions] == ["authorization", "capture"]
+    assert order.payment.processor == "channel"
     assert order.status == "processing"
     assert order.record_prepaid(NOW) == []
     assert order.capture_due() == 0

@@ -7,6 +7,7 @@
   ORDERNO#<number> / REF           guard and lookup for the OMS order number
   CHANNELNO#<number> / ORDER#<id>  lookup by the channel's order number (may repeat across channels)
   TRACK#<number> / REF             tracking number -> order; TRACK#<number> / UNMATCHED#<digest> unmatched updates
+  PAY#<processor id> / REF         an authorisation or charge id (pi_..., ch_...) -> order, for processor webhooks
   SKU#<sku> / SKU                  the SKU exists
   SKU#<sku> / LOC#<location>       stock level: on_hand, reserved, safety_stock, available
   SKU#<sku> / H#<location>#<ver>   inventory history (InventoryAdjusted), published like order history
@@ -166,6 +167,10 @@ class DynamoStore:
                     tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),
                             condition=RefItem.pk.does_not_exist() | (RefItem.order_id == order.order_id))
                     tags.append("tracking")
+                for reference in dict.fromkeys(change.payment_refs):
+                    tx.save(RefItem(f"PAY#{reference}", "REF", order_id=order.order_id),
+                            condition=RefItem.pk.does_not_exist() | (RefItem.order_id == order.order_id))
+                    tags.append("payment")
                 backorder_key = f"{order.received_at}#{order.order_id}"
                 if change.backorder == "wait":
                     skus = sorted({line.sku for line in order.lines if line.unallocated})
@@ -183,6 +188,8 @@ class DynamoStore:
                 raise InsufficientStock(order.order_id) from error
             if "tracking" in failed:
                 raise DuplicateReference("tracking number belongs to another order") from error
+            if "payment" in failed:
+                raise DuplicateReference("the payment belongs to another order") from error
             raise ConcurrentModification(order.order_id) from error
         order.version = (order.version or 0) + 1
         order.history_length += len(change.events)
@@ -234,6 +241,12 @@ class DynamoStore:
     def find_by_tracking_number(self, tracking_number: str) -> str | None:
         try:
             return RefItem.get(f"TRACK#{tracking_number}", "REF").order_id
+        except DoesNotExist:
+            return None
+
+    def find_by_payment_reference(self, reference: str) -> str | None:
+        try:
+            return RefItem.get(f"PAY#{reference}", "REF", consistent_read=True).order_id
         except DoesNotExist:
             return None
 

@@ -56,3 +56,10 @@ def channel_token(channel: str) -> str:
     if _local():
         return _from_env(f"OMS_CHANNEL_TOKEN_{channel.upper()}")
     return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/channels/{channel}/token")
+
+
+def payment_processor_key(processor: str) -> str:
+    """The secret API key the OMS calls a payment processor with (Stripe: sk_live_... / sk_test_...)."""
+    if _local():
+        return _from_env(f"OMS_{processor.upper()}_API_KEY")
+    return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/payments/{processor}/api-key")

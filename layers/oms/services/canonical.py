@@ -86,8 +86,19 @@ class DeliveryGroupIn(_Model):
 
 
 class CardPayment(_Model):
+    """A card the OMS authorises: a processor token (tok_...) or payment method (pm_..., e.g.
+    from a call centre), or an authorisation the storefront already made (pi_...)."""
     method: Literal["card"]
-    token: Id
+    token: Id | None = None
+    payment_method: Id | None = None
+    payment_intent: Id | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self):
+        given = [name for name in ("token", "payment_method", "payment_intent") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("a card payment needs exactly one of token, payment_method, payment_intent")
+        return self
 
 
 class PrepaidPayment(_Model):
@@ -178,6 +189,8 @@ def build_order(c: CanonicalOrder, *, order_id: str, order_number: str, channel:
         tax_total=to_minor(c.tax_total, cur), discount_total=to_minor(c.discount_total, cur),
         total=to_minor(c.total, cur), taxes_included=c.taxes_included,
         payment=Payment(method=c.payment.method, currency=cur, token=getattr(c.payment, "token", None),
+                        payment_method=getattr(c.payment, "payment_method", None),
+                        payment_intent=getattr(c.payment, "payment_intent", None),
                         reference=getattr(c.payment, "reference", None),
                         channel_status=getattr(c.payment, "status", None)),
         channel_context=dict(c.channel_context), attributes=dict(c.attributes),

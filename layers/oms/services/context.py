@@ -30,6 +30,7 @@ class Context:
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = field(default=random.random)
     payment_attempts: int = 3
+    authorization_validity_days: int = 7  # an older authorisation is renewed before a capture
     channels: Callable[[str], ChannelNotifier | None] = _no_channel_api  # a channel's API, if it has one
 
     def backoff(self, attempt: int, base: float = 0.02, cap: float = 1.0) -> None:

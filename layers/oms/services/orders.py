@@ -12,17 +12,9 @@ from oms.domain.order import Order, OrderRuleViolation
 from oms.domain.validation import find_problems
 
 from .context import Context
-from .ports import (
-    ConcurrentModification,
-    InsufficientStock,
-    OrderCommit,
-    PaymentRejected,
-    StockMove,
-    TransientPaymentError,
-)
+from .ports import ConcurrentModification, InsufficientStock, OrderCommit, StockMove
 
 MAX_ATTEMPTS = 12
-MAX_CAPTURE_ROUNDS = 4
 
 
 class UnknownOrder(LookupError):
@@ -82,47 +74,6 @@ def retry_backorders(ctx: Context, sku: str | None = None) -> int:
     return moved
 
 
-def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
-    """Record the channel's payment, or authorise the card: the amount and key are decided and
-    committed first, then the processor is asked (with backoff on transient errors, then the
-    order is held), so a retry after a lost commit repeats the very same request."""
-    def decide(order: Order) -> OrderCommit | None:
-        if not order.needs_payment():
-            return None
-        if order.payment.method in ("prepaid", "channel"):  # the channel took (or holds) the payment
-            return OrderCommit(order, order.record_prepaid(ctx.clock.now()))
-        return OrderCommit(order, [], state_only=True) if order.plan_authorization() else None
-
-    def authorize(order: Order) -> OrderCommit | None:
-        planned = order.payment.pending_authorization
-        if not planned:
-            return None
-        key, now, error = planned["idempotency_key"], ctx.clock.now(), None
-        for attempt in range(ctx.payment_attempts):
-            try:
-                result = ctx.payments.authorize(amount=planned["amount"], currency=order.currency,
-                                                token=order.payment.token, idempotency_key=key)
-                return OrderCommit(order, order.record_authorization(
-                    approved=result.approved, authorization_id=result.authorization_id,
-                    decline_code=result.decline_code, idempotency_key=key, now=now))
-            except TransientPaymentError as failure:
-                error = failure
-                if attempt + 1 < ctx.payment_attempts:
-                    ctx.backoff(attempt, base=0.2, cap=2.0)
-            except PaymentRejected as refusal:
-                return OrderCommit(order, order.record_payment_failure(str(refusal), key, now, refused=True))
-        return OrderCommit(order, order.record_payment_failure(str(error), key, now))
-
-    events = update_order(ctx, order_id, decide)
-    events += update_order(ctx, order_id, authorize)
-    return events + _void_if_due(ctx, order_id)  # the order may have been cancelled meanwhile
-
-
-def resume_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
-    """After an operator released a payment or capture hold: try whichever is due again."""
-    return take_payment(ctx, order_id) + _capture(ctx, order_id, None)
-
-
 def release_hold(ctx: Context, order_id: str, hold_type: str, reason: str) -> list[DomainEvent]:
     return update_order(ctx, order_id, lambda order: OrderCommit(
         order, order.release_hold(hold_type, reason, ctx.clock.now())))
@@ -159,55 +110,6 @@ def ship_fulfillment_order(ctx: Context, fulfillment_order_id: str, *, carrier: 
     return ShipResult(result["order"], result["shipment"], bool(events))
 
 
-def capture_shipment(ctx: Context, order_id: str, shipment_id: str) -> list[DomainEvent]:
-    """Capture what the shipped units are worth, once per shipment (the key says which)."""
-    return _capture(ctx, order_id, shipment_id)
-
-
-def _capture(ctx: Context, order_id: str, shipment_id: str | None) -> list[DomainEvent]:
-    """Two commits around each processor call: first the capture is decided (amount and key)
-    under the order's version, so concurrent or repeated steps agree on one; then it is made
-    and recorded. A crash between them leaves the decision for the next delivery to finish.
-    Repeated until nothing is due: finishing another step's decision may leave more to take."""
-    def decide(order: Order) -> OrderCommit | None:
-        return OrderCommit(order, [], state_only=True) if order.plan_capture(shipment_id) else None
-
-    def make(order: Order) -> OrderCommit | None:
-        planned = order.payment.pending_capture
-        if not planned:
-            return None
-        key = planned["idempotency_key"]
-        try:
-            capture_id = ctx.payments.capture(authorization_id=order.payment.authorization_id,
-                                              amount=planned["amount"], currency=order.currency, idempotency_key=key)
-        except PaymentRejected as refusal:
-            return OrderCommit(order, order.record_capture_failure(idempotency_key=key, reason=str(refusal),
-                                                                   now=ctx.clock.now()))
-        return OrderCommit(order, order.record_capture(
-            amount=planned["amount"], capture_id=capture_id, idempotency_key=key,
-            shipment_id=planned["shipment_id"], now=ctx.clock.now()))
-
-    events: list[DomainEvent] = []
-    for _ in range(MAX_CAPTURE_ROUNDS):
-        order = ctx.store.load(order_id)
-        if order is None or "capture_failed" in order.hold_types() or (
-                not order.payment.pending_capture and order.capture_due() <= 0):
-            break
-        update_order(ctx, order_id, decide)
-        events += update_order(ctx, order_id, make)
-    return events
-
-
-def _void_if_due(ctx: Context, order_id: str) -> list[DomainEvent]:
-    def void(order: Order) -> OrderCommit | None:
-        if not order.void_due():
-            return None
-        key = f"{order.order_id}:void"
-        ctx.payments.void(authorization_id=order.payment.authorization_id, idempotency_key=key)
-        return OrderCommit(order, order.record_void(idempotency_key=key, now=ctx.clock.now()))
-    return update_order(ctx, order_id, void)
-
-
 def cancel_order(ctx: Context, order_id: str, requested: dict[str, int] | None, *, reason: str,
                  source: str) -> list[DomainEvent]:
     """Cancel what has not shipped (all of it, or so many units per line), giving the
@@ -219,16 +121,6 @@ def cancel_order(ctx: Context, order_id: str, requested: dict[str, int] | None, 
         return OrderCommit(order, events, backorder="done" if leaves_queue else None,
                            stock_moves=[StockMove(a.sku, a.location_id, release=a.quantity) for a in released])
     return update_order(ctx, order_id, step)
-
-
-def settle_after_cancellation(ctx: Context, order_id: str) -> list[DomainEvent]:
-    """A cancellation may leave nothing to ship: capture what the shipped part is worth, or
-    give back an authorisation nothing will be captured against."""
-    return _capture(ctx, order_id, None) + _void_if_due(ctx, order_id)
-
-
-def record_channel_paid(ctx: Context, order_id: str) -> list[DomainEvent]:
-    return update_order(ctx, order_id, lambda order: OrderCommit(order, order.record_channel_paid(ctx.clock.now())))
 
 
 def apply_tracking_update(ctx: Context, update: dict) -> str:

@@ -47,6 +47,8 @@ class OrderCommit:
     stock_moves: list[StockMove] = field(default_factory=list)
     backorder: str | None = None  # "wait" to join the backorder queue, "done" to leave it
     tracking_numbers: list[str] = field(default_factory=list)
+    # The processor's ids of the order's payment (authorisation, charge): its webhooks name them.
+    payment_refs: list[str] = field(default_factory=list)
     state_only: bool = False  # commit even without events (a decision recorded before an outside call)
 
 
@@ -65,6 +67,7 @@ class OrderStore(Protocol):
     def find_by_order_number(self, order_number: str) -> str | None: ...
     def find_by_channel_number(self, channel_order_number: str) -> list[str]: ...
     def find_by_tracking_number(self, tracking_number: str) -> str | None: ...
+    def find_by_payment_reference(self, reference: str) -> str | None: ...
     def record_unmatched_tracking(self, tracking_number: str, update: dict, received_at: str) -> None: ...
     def backordered_orders(self) -> list[tuple[str, list[str]]]: ...
 
@@ -78,10 +81,33 @@ class InventoryStore(Protocol):
 
 
 @dataclass(frozen=True)
+class PaymentSource:
+    """What a card is authorised with: a token or payment method from the order, or (for the
+    rest of an order after a capture) the payment method saved with the processor's customer,
+    used off-session."""
+    token: str | None = None
+    payment_method: str | None = None
+    customer: str | None = None
+    off_session: bool = False
+
+
+@dataclass(frozen=True)
 class AuthorizationResult:
     approved: bool
     authorization_id: str | None
     decline_code: str | None = None
+    amount: int | None = None  # what the card holds (a storefront's authorisation may hold more)
+    charge_id: str | None = None
+    multicapture: bool = False  # the authorisation may be captured more than once
+    saved_payment_method: str | None = None  # reusable off-session for the rest of the order
+    customer: str | None = None
+    mismatch: str | None = None  # a storefront's authorisation the order cannot be paid with: why
+
+
+@dataclass(frozen=True)
+class RefundResult:
+    refund_id: str
+    status: str  # pending | succeeded | failed
 
 
 class PaymentRejected(Exception):
@@ -90,14 +116,26 @@ class PaymentRejected(Exception):
 
 
 class TransientPaymentError(Exception):
-    """The processor could not answer (timeout, 5xx, processing error): safe to retry
-    with the same idempotency key."""
+    """The processor could not do it now (timeout, 5xx, rate limit, a processing error).
+    `answered` says whether it gave an answer: if not, the outcome is unknown and the retry
+    must reuse the idempotency key; if so, that key's answer is final and a retry needs a new one."""
+
+    def __init__(self, message: str, answered: bool = False):
+        super().__init__(message)
+        self.answered = answered
 
 
 class PaymentProcessor(Protocol):
-    def authorize(self, *, amount: int, currency: str, token: str, idempotency_key: str) -> AuthorizationResult: ...
-    def capture(self, *, authorization_id: str, amount: int, currency: str, idempotency_key: str) -> str: ...
+    name: str
+
+    def authorize(self, *, amount: int, currency: str, source: PaymentSource, idempotency_key: str,
+                  order_id: str) -> AuthorizationResult: ...
+    def verify_authorization(self, *, authorization_id: str, amount: int, currency: str) -> AuthorizationResult: ...
+    def capture(self, *, authorization_id: str, amount: int, currency: str, final: bool,
+                idempotency_key: str) -> str: ...
     def void(self, *, authorization_id: str, idempotency_key: str) -> None: ...
+    def refund(self, *, authorization_id: str, amount: int, currency: str, idempotency_key: str,
+               metadata: dict) -> RefundResult: ...
 
 
 # ---- telling a sales channel what happened to its order ------------------------------------

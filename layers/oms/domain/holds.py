@@ -1,0 +1,32 @@
+"""Holds an operator can see (and mostly release), and the error a request gets when the
+order's state does not allow it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+VALIDATION_HOLDS = ("invalid_address", "invalid_customer", "unknown_sku", "totals_mismatch")
+# The card was declined, the processor could not be reached, or the storefront's authorisation
+# does not pay for the order: releasing the hold tries the payment again.
+PAYMENT_HOLDS = ("payment_declined", "payment_error", "payment_mismatch")
+# The authorisation can no longer be captured (a refused capture or re-authorisation, or one
+# cancelled or expired at the processor): shipping stops; releasing authorises the rest again.
+CAPTURE_HOLDS = ("capture_failed", "authorization_lost")
+# A hold that clears itself when stock arrives: not an operator's to release.
+SELF_CLEARING_HOLDS = ("backorder",)
+# The channel has not been paid: cleared when it reports payment (Shopify orders/paid), or by an
+# operator who confirms the payment arrived another way (SFCC sends no such event).
+CHANNEL_PAYMENT_HOLDS = ("awaiting_payment",)
+
+
+class OrderRuleViolation(ValueError):
+    """A request that the order's current state does not allow (a 409/422 for a caller)."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class Hold:
+    type: str
+    detail: str
