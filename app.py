@@ -9,6 +9,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 
 from functions.api.customers import customers
 from functions.api.ops import ops
+from functions.api.payment_ops import payment_ops
 from functions.api.webhooks import webhooks
 
 logger = Logger(service="oms")
@@ -17,6 +18,7 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_s
 app.register_blueprint(customers)
 app.register_blueprint(webhooks)
 app.register_blueprint(ops)
+app.register_blueprint(payment_ops)
 
 # Queue and stream identities are replaced in the packaged template by template.yaml
 # (Chalice cannot reference resources it does not create); these names are the local defaults.

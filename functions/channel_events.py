@@ -56,5 +56,6 @@ def handle_channel_updates(event) -> dict:
             raise
         logger.info("channel update", extra={"outcome": outcome, "event_type": detail["event_type"]})
 
-    return consume(event, {name: tell for name in ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled")},
+    return consume(event, {name: tell for name in ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled",
+                                                   "RefundRequested")},
                    with_record=True)

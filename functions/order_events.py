@@ -109,10 +109,19 @@ def settle(detail: dict) -> None:
     settle_after_cancellation(_ctx(), detail["aggregate_id"])
 
 
+def send_refund(detail: dict) -> None:
+    """Finish a refund the ops API could not (the processor was down): raises while it is not
+    finished, so the message comes back."""
+    from oms.services.refunds import send_refund as send
+
+    send(_ctx(), detail["aggregate_id"], detail["data"]["refund_id"])
+
+
 def handle_payments(event) -> dict:
-    # HoldReleased arrives here only for payment and capture holds (the rule filters on hold_type).
+    # HoldReleased arrives here only for payment and capture holds, RefundRequested only for
+    # refunds a processor makes (the rules filter on hold_type and processor).
     return consume(event, {"OrderAllocated": take_payment, "HoldReleased": resume_payment, "ShipmentCreated": capture,
-                           "OrderLinesCancelled": settle})
+                           "OrderLinesCancelled": settle, "RefundRequested": send_refund})
 
 
 def handle_fulfillment(event) -> dict:

@@ -12,7 +12,7 @@ keep their meaning locally, this adds, without changing how localstripe behaves 
   (`tok_visa`, ... given as `payment_method_data[card][token]`, as Stripe accepts them), with
   each test card's decline code (`insufficient_funds`, `expired_card`, `processing_error`);
 - `setup_future_usage` on a PaymentIntent (accepted; localstripe lets any payment method be
-  reused off-session anyway).
+  reused off-session anyway), and `cancellation_reason` when one is cancelled.
 Everything else localstripe is lenient about (refunds above the captured amount, idempotency
 keys ignored, no disputes) stays lenient: the OMS must not rely on it, and its tests prove it."""
 from __future__ import annotations
@@ -107,6 +107,16 @@ def install(state_path: str) -> None:
         obj.setup_future_usage = setup_future_usage
         return obj
     intent._api_create = classmethod(create_intent)
+
+    cancel = intent._api_cancel
+
+    def cancel_intent(id, cancellation_reason=None, **kwargs):
+        obj = cancel(id, **kwargs)
+        obj.cancellation_reason = cancellation_reason
+        return obj
+    # localstripe's extra routes hold the function itself (its server builds them at import).
+    resources.extra_apis[:] = [(method, url, cancel_intent if func == cancel else func)
+                               for method, url, func in resources.extra_apis]
 
 
 class LocalStripe:

@@ -13,9 +13,11 @@ ANY_BODY = ["*/*"]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, details: list | None = None):
+    def __init__(self, status: int, code: str, message: str, details: list | None = None,
+                 headers: dict | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.details = status, code, message, details or []
+        self.headers = headers or {}
 
 
 def error_response(status: int, code: str, message: str, details: list | None = None) -> Response:
@@ -34,7 +36,9 @@ def api_errors(view):
         try:
             return view(*args, **kwargs)
         except ApiError as error:
-            return error_response(error.status, error.code, error.message, error.details)
+            response = error_response(error.status, error.code, error.message, error.details)
+            response.headers.update(error.headers)
+            return response
         except Exception as error:
             from oms.services.ports import OrderTooLarge  # imported here: app.py's cold start stays small
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 
 class _Input(BaseModel):
@@ -47,3 +47,31 @@ class CancelIn(_Input):
     """Cancel every unit not shipped yet, or (with lines) so many units of each line."""
     reason: Annotated[str, Field(strict=True, min_length=1, max_length=500)]
     lines: Annotated[list[CancelLine], Field(min_length=1, max_length=500)] | None = None
+
+
+DecimalAmount = Annotated[str, Field(strict=True, pattern=r"^\d{1,15}(\.\d{1,6})?$", max_length=24)]
+
+
+class RefundLine(_Input):
+    line_id: Annotated[str, Field(strict=True, min_length=1, max_length=20)]
+    quantity: Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+
+
+class RefundIn(_Input):
+    """An amount, or the units it is for (what they are worth) plus optional shipping."""
+    amount: DecimalAmount | None = None
+    lines: Annotated[list[RefundLine], Field(min_length=1, max_length=500)] | None = None
+    shipping: DecimalAmount | None = None
+    reason: Literal["goodwill", "damaged", "price_adjustment", "duplicate", "other"]
+    case_id: Annotated[str, Field(strict=True, min_length=1, max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _amount_or_lines(self):
+        if (self.amount is None) == (self.lines is None and self.shipping is None):
+            raise ValueError("give either amount, or lines (and optionally shipping)")
+        return self
+
+
+class EvidenceIn(_Input):
+    submit: StrictBool = False
+    overrides: dict[str, Annotated[str, Field(strict=True, max_length=20_000)]] = Field(default_factory=dict)

@@ -29,6 +29,8 @@ def order_view(order: Order, history: list[dict]) -> dict:
             "delivery_group": fo.delivery_group, "status": fo.status, "lines": fo.lines,
             "shipments": [asdict(s) for s in fo.shipments]} for fo in order.fulfillment_orders],
         "payments": payments_view(order),
+        "refunds": [refund_view(order, refund) for refund in order.payment.refunds],
+        "disputes": [dispute_view(order, dispute) for dispute in order.payment.disputes],
         "totals": {"merchandise": money(order.merchandise_total), "shipping": money(order.shipping_total),
                    "tax": money(order.tax_total), "discount": money(order.discount_total), "total": money(order.total)},
         # Parcels an operator must look at: carrier alerts and returns to sender.
@@ -63,6 +65,21 @@ def payments_view(order: Order) -> dict:
         "in_flight": [{"type": kind, "idempotency_key": p["idempotency_key"], "amount": money(p["amount"])}
                       for kind, p in (("authorization", payment.pending_authorization),
                                       ("capture", payment.pending_capture)) if p]}
+
+
+def refund_view(order: Order, refund: dict) -> dict:
+    money = lambda minor: to_decimal_string(minor, order.currency)  # noqa: E731
+    return {"refund_id": refund["refund_id"], "amount": money(refund["amount"]), "currency": order.currency,
+            "status": refund["status"], "reason": refund["reason"], "case_id": refund["case_id"],
+            "processor": refund["processor"], "requested_at": refund["requested_at"],
+            "lines": refund["lines"], "shipping": money(refund["shipping"])}
+
+
+def dispute_view(order: Order, dispute: dict) -> dict:
+    from oms.domain.order_disputes import DISPUTE_FIELDS
+
+    return {**{k: dispute[k] for k in DISPUTE_FIELDS}, "amount": to_decimal_string(dispute["amount"], order.currency),
+            "evidence_submitted_at": dispute.get("evidence_submitted_at")}
 
 
 def tracking_view(order: Order) -> dict:

@@ -183,3 +183,26 @@ def receive_aftership_tracking():
     from oms.adapters.signatures import verify_aftership
 
     return _carrier_tracking("aftership", verify_aftership, "aftership-hmac-sha256", aftership.to_tracking)
+
+
+# ---- payments -----------------------------------------------------------------------------------
+
+@webhooks.route("/webhooks/payments/stripe", methods=["POST"], content_types=ANY_BODY)
+@api_errors
+def receive_stripe_event():
+    """Stripe's events: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`
+    (several v1 during a secret's rotation, 300 s either way), our own scheme's twin."""
+    from oms.adapters.signatures import verify_generic
+    from oms.adapters.stripe_events import IgnoredStripeEvent, read_event
+    from oms.bootstrap import context
+    from oms.services.disputes import apply_payment_event
+
+    body = _verified_body("payments", "stripe", lambda secret, raw: verify_generic(
+        secret, raw, _header("stripe-signature"), time.time(), header_name="Stripe-Signature"))
+    data = json_object(body)
+    try:
+        event = _mapped(read_event, data)
+    except IgnoredStripeEvent as ignored:
+        return json_response(200, {"result": "ignored", "type": str(ignored)})
+    result = apply_payment_event(context(), event, data)
+    return json_response(202 if result == "unmatched" else 200, {"event_id": event.event_id, "result": result})

@@ -133,3 +133,35 @@ def table_items() -> list[dict]:
     import boto3
 
     return boto3.client("dynamodb").scan(TableName=TEST_ENV["OMS_TABLE"])["Items"]
+
+
+# ---- stand-ins for the channels' APIs, and their clients pointed at them ----------------------
+
+@pytest.fixture
+def server():
+    from tests.support.recording_server import RecordingServer
+
+    with RecordingServer() as recording:
+        yield recording
+
+
+@pytest.fixture
+def shopify(server, monkeypatch):
+    from oms.adapters.channels.shopify_admin import ShopifyAdmin
+
+    monkeypatch.setenv("OMS_CHANNEL_BASE_URL_SHOPIFY", server.url)
+    monkeypatch.setenv("OMS_CHANNEL_TOKEN_SHOPIFY", "shpat_test_token")
+    monkeypatch.delenv("OMS_SHOPIFY_API_VERSION", raising=False)
+    return ShopifyAdmin()
+
+
+@pytest.fixture
+def sfcc(server, monkeypatch):
+    from oms.adapters.channels.sfcc_orders_api import SfccOrders
+
+    monkeypatch.setenv("OMS_CHANNEL_BASE_URL_SFCC", server.url)
+    monkeypatch.setenv("OMS_CHANNEL_TOKEN_SFCC", "sfcc-bearer")
+    monkeypatch.setenv("OMS_SFCC_ORGANIZATION_ID", "f_ecom_zzxy_prd")
+    monkeypatch.setenv("OMS_SFCC_SITE_ID", "RefArch")
+    return SfccOrders()
+

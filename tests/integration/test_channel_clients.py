@@ -18,7 +18,6 @@ from oms.adapters.channels.sfcc_orders_api import SfccOrders
 from oms.adapters.channels.shopify_admin import ShopifyAdmin, shopify_reason, tracking_company, tracking_url
 from oms.services.ports import ChannelItem, ChannelOrder, ChannelRejected, ChannelShipment, ChannelUnavailable
 from tests.support.fixtures import fixture
-from tests.support.recording_server import RecordingServer
 
 SHOPIFY_ORDER = fixture("shopify/orders-create-2024-10.json")
 ORDER_ID = SHOPIFY_ORDER["id"]
@@ -29,18 +28,8 @@ TOKEN = "shpat_test_token"
 LOCATION = 24826418
 
 
-@pytest.fixture
-def server():
-    with RecordingServer() as recording:
-        yield recording
 
 
-@pytest.fixture
-def shopify(server, monkeypatch):
-    monkeypatch.setenv("OMS_CHANNEL_BASE_URL_SHOPIFY", server.url)
-    monkeypatch.setenv("OMS_CHANNEL_TOKEN_SHOPIFY", TOKEN)
-    monkeypatch.delenv("OMS_SHOPIFY_API_VERSION", raising=False)
-    return ShopifyAdmin()
 
 
 def shopify_order(status="shipped", shipping_status="shipped", **context) -> ChannelOrder:
@@ -461,13 +450,6 @@ SFCC_BASE = "/checkout/orders/v1/organizations/f_ecom_zzxy_prd/orders/00000410"
 SITE = "?siteId=RefArch"
 
 
-@pytest.fixture
-def sfcc(server, monkeypatch):
-    monkeypatch.setenv("OMS_CHANNEL_BASE_URL_SFCC", server.url)
-    monkeypatch.setenv("OMS_CHANNEL_TOKEN_SFCC", "sfcc-bearer")
-    monkeypatch.setenv("OMS_SFCC_ORGANIZATION_ID", "f_ecom_zzxy_prd")
-    monkeypatch.setenv("OMS_SFCC_SITE_ID", "RefArch")
-    return SfccOrders()
 
 
 def sfcc_order(status="shipped", shipping_status="shipped", **context) -> ChannelOrder:

@@ -1,4 +1,4 @@
-"""Counting the AWS calls the OMS code makes, in-process.
+"""Counting the AWS calls (and the payment processor's API calls) the OMS code makes, in-process.
 
 Every botocore client (boto3's and PynamoDB's) goes through BaseClient._make_api_call; the
 recorder wraps it and keeps a call only if the call stack passes through OMS code (app.py,
@@ -79,7 +79,29 @@ class CallRecorder:
                 raise
 
         BaseClient._make_api_call = _make_api_call
+        self._install_stripe()
         return self
+
+    def _install_stripe(self) -> None:
+        """Stripe's SDK sends every request through its HTTP client: count those the OMS makes,
+        as service "stripe" and operation "<METHOD> <path with ids as {id}>"."""
+        import re
+        from urllib.parse import urlsplit
+
+        import stripe
+
+        original = stripe.RequestsClient.request
+        recorder = self
+
+        def request(client, method, url, headers, post_data=None):
+            origin = recorder.classify(sys._getframe(1)) if recorder.enabled else None
+            if origin:
+                path = re.sub(r"/(pi|ch|cus|re|pm|dp)_[A-Za-z0-9]+", "/{id}", urlsplit(url).path)
+                recorder.record(Call("stripe", f"{method.upper()} {path}", {}, threading.current_thread().name,
+                                     origin))
+            return original(client, method, url, headers, post_data)
+
+        stripe.RequestsClient.request = request
 
     def uninstall(self) -> None:
         from botocore.client import BaseClient
@@ -146,6 +168,14 @@ class CallSummary:
     @property
     def scans(self) -> int:
         return len(self.dynamodb(("Scan",)))
+
+    @property
+    def processor_calls(self) -> list[Call]:
+        return [c for c in self.calls if c.service == "stripe"]
+
+    @property
+    def aws_calls(self) -> list[Call]:
+        return [c for c in self.calls if c.service != "stripe"]
 
     @property
     def put_events_entries(self) -> int:

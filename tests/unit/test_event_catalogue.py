@@ -83,7 +83,9 @@ def test_enumerations_follow_the_domain():
     from oms.domain.order import (
         CAPTURE_HOLDS,
         CHANNEL_PAYMENT_HOLDS,
+        DISPUTE_HOLDS,
         PAYMENT_HOLDS,
+        REFUND_HOLDS,
         SELF_CLEARING_HOLDS,
         TRACKING_STATUSES,
         VALIDATION_HOLDS,
@@ -91,7 +93,7 @@ def test_enumerations_follow_the_domain():
 
     defs = load_schemas()["envelope"]["$defs"]
     assert set(defs["hold_type"]["enum"]) == {*VALIDATION_HOLDS, *PAYMENT_HOLDS, *SELF_CLEARING_HOLDS,
-                                              *CHANNEL_PAYMENT_HOLDS, *CAPTURE_HOLDS}
+                                              *CHANNEL_PAYMENT_HOLDS, *CAPTURE_HOLDS, *DISPUTE_HOLDS, *REFUND_HOLDS}
     assert set(defs["tracking_status"]["enum"]) == set(TRACKING_STATUSES)
 
 
@@ -356,7 +358,42 @@ def _domain_runs() -> list[tuple[str, list]]:
     order, events = _received(card)
     events += order.record_validation([Hold("invalid_address", "billing_address: postal_code invalid")])
     runs.append(("validation hold", events))
+    runs.append(("refunds and a dispute", _refunds_and_a_dispute()))
     return runs
+
+
+def _refunds_and_a_dispute() -> list:
+    """A shipped card order refunded twice (one refund fails later), then disputed with Stripe's
+    own dispute object: funds withdrawn, reinstated, won."""
+    from oms.adapters.stripe_events import dispute_report
+    from oms.domain.order import Allocation
+
+    order, events = _received({"method": "card", "token": "tok_visa"})
+    events += order.record_validation([])
+    events += order.record_allocation([Allocation("L1", "TEE-BLK-M", "WH1", 2),
+                                       Allocation("L2", "HOODIE-GRY-L", "WH1", 1)])
+    events += order.record_authorization(approved=True, authorization_id="pi_1JAyTwJSZQVUcJYgBbsz0NuH",
+                                         decline_code=None, idempotency_key="k:authorize", now=NOW)
+    events += order.create_fulfillment_orders()
+    shipment, shipped = order.ship(order.fulfillment_orders[0].fulfillment_order_id, carrier="ups",
+                                   tracking_number="1ZR", service="ground", lines=None, now=NOW)
+    events += shipped
+    events += order.record_capture(amount=order.capture_due(), capture_id="ch_fakefakefakefakefake0001",
+                                   idempotency_key="k:capture:1", shipment_id=shipment.shipment_id, now=NOW)
+    for n, status in enumerate(("succeeded", "failed"), start=1):
+        refund, requested = order.request_refund(amount=500, lines=None, shipping=0, reason="goodwill", case_id=None,
+                                                 request_key=f"ik-{n}", request_hash="h", now=NOW)
+        events += requested
+        events += order.record_refund_answer(transaction_id=refund["parts"][0], status=status,
+                                             processor_reference=f"re_{n}", now=NOW)
+    report = dispute_report(json.loads((ROOT / "tests/fixtures/stripe/dispute-needs-response.json").read_text()))
+    events += order.apply_dispute(report, reported_at=1625755540, now=NOW)
+    events += order.apply_dispute({**report, "status": "under_review"}, reported_at=1625755600, now=NOW)
+    reinstated = {"id": "txn_reinstated", "amount": 1000, "fee": 0, "created": NOW}
+    events += order.apply_dispute({**report, "status": "won", "balance_transactions": [
+        *report["balance_transactions"], reinstated]}, reported_at=1625755700, now=NOW)
+    order.payment.check_invariants()
+    return events
 
 
 def test_every_event_the_domain_emits_matches_its_schema(monkeypatch):

@@ -8,6 +8,8 @@
   CHANNELNO#<number> / ORDER#<id>  lookup by the channel's order number (may repeat across channels)
   TRACK#<number> / REF             tracking number -> order; TRACK#<number> / UNMATCHED#<digest> unmatched updates
   PAY#<processor id> / REF         an authorisation or charge id (pi_..., ch_...) -> order, for processor webhooks
+  GUARD#<key> / REF                written once with the change it guards (a processor event id applied)
+  PAYEVENT#<event id> / UNMATCHED  a processor event for a payment the OMS does not know
   SKU#<sku> / SKU                  the SKU exists
   SKU#<sku> / LOC#<location>       stock level: on_hand, reserved, safety_stock, available
   SKU#<sku> / H#<location>#<ver>   inventory history (InventoryAdjusted), published like order history
@@ -167,6 +169,10 @@ class DynamoStore:
                     tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),
                             condition=RefItem.pk.does_not_exist() | (RefItem.order_id == order.order_id))
                     tags.append("tracking")
+                for guard in change.guards:
+                    tx.save(RefItem(f"GUARD#{guard}", "REF", order_id=order.order_id),
+                            condition=RefItem.pk.does_not_exist())
+                    tags.append("guard")
                 for reference in dict.fromkeys(change.payment_refs):
                     tx.save(RefItem(f"PAY#{reference}", "REF", order_id=order.order_id),
                             condition=RefItem.pk.does_not_exist() | (RefItem.order_id == order.order_id))
@@ -188,6 +194,8 @@ class DynamoStore:
                 raise InsufficientStock(order.order_id) from error
             if "tracking" in failed:
                 raise DuplicateReference("tracking number belongs to another order") from error
+            if "guard" in failed:
+                raise DuplicateReference("already applied") from error
             if "payment" in failed:
                 raise DuplicateReference("the payment belongs to another order") from error
             raise ConcurrentModification(order.order_id) from error
@@ -249,6 +257,16 @@ class DynamoStore:
             return RefItem.get(f"PAY#{reference}", "REF", consistent_read=True).order_id
         except DoesNotExist:
             return None
+
+    def seen(self, guard: str) -> bool:
+        try:
+            RefItem.get(f"GUARD#{guard}", "REF", consistent_read=True)
+            return True
+        except DoesNotExist:
+            return False
+
+    def record_unmatched_payment_event(self, event_id: str, event: dict, received_at: str) -> None:
+        UnmatchedTrackingItem(f"PAYEVENT#{event_id}", "UNMATCHED", update=event, received_at=received_at).save()
 
     def record_unmatched_tracking(self, tracking_number: str, update: dict, received_at: str) -> None:
         # Keyed by the update's content: the carrier's retries of one update are one item.

@@ -20,17 +20,18 @@ def sign_generic(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def verify_generic(secret: str, body: bytes, header: str | None, now: float) -> None:
+def verify_generic(secret: str, body: bytes, header: str | None, now: float,
+                   header_name: str = "X-OMS-Signature") -> None:
     """`X-OMS-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`; several
-    v1 values are allowed so a secret can be rotated."""
+    v1 values are allowed so a secret can be rotated. Stripe signs the same way (Stripe-Signature)."""
     if not header:
-        raise BadSignature("missing X-OMS-Signature header")
+        raise BadSignature(f"missing {header_name} header")
     parts = [p.split("=", 1) for p in header.split(",") if "=" in p]
     timestamps = [v for k, v in parts if k.strip() == "t"]
     macs = [v.strip() for k, v in parts if k.strip() == "v1"]
     # ASCII digits and hex only: str.isdigit() admits "²", and compare_digest refuses non-ASCII str.
     if len(timestamps) != 1 or not re.fullmatch(r"[0-9]{1,12}", timestamps[0].strip()) or not macs:
-        raise BadSignature("malformed X-OMS-Signature header")
+        raise BadSignature(f"malformed {header_name} header")
     timestamp = int(timestamps[0])
     if abs(now - timestamp) > TOLERANCE_SECONDS:
         raise BadSignature("signature timestamp outside the 300 s tolerance")

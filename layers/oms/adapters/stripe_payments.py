@@ -5,8 +5,8 @@ refund = Refund.create. Every call carries the idempotency key the OMS decided f
 
 Stripe answers a repeated key with its first answer for 24 hours. Where a repeat could still
 reach Stripe later, or a processor that ignores keys (localstripe), the adapter reads before it
-writes: a capture refused because it already happened, a cancel of a cancelled intent and a
-refund already made under the same key are recognised as done, not made twice."""
+writes: a capture the intent already shows, a cancel of a cancelled intent and a refund already
+made under the same key are recognised as done, not made twice."""
 from __future__ import annotations
 
 import os
@@ -21,6 +21,7 @@ from oms.services.ports import (
 )
 
 TIMEOUT_SECONDS = 10.0
+OWN_CANCELLATION = "abandoned"  # the reason the OMS gives when it cancels an authorisation itself
 
 
 def _api_key() -> str:
@@ -147,25 +148,35 @@ class StripeProcessor:
         return self._authorization(intent, amount)
 
     # ---- capturing, voiding, refunding -------------------------------------------------------------
-    def capture(self, *, authorization_id: str, amount: int, currency: str, final: bool,
-                idempotency_key: str) -> str:
-        params: dict = {"amount_to_capture": amount}
-        if not final:
-            params["final_capture"] = False
-        try:
-            intent = self._call(lambda: self._v1.payment_intents.capture(
-                authorization_id, params=params, options={"idempotency_key": idempotency_key}))
-        except PaymentRejected:
-            intent = self._v1.payment_intents.retrieve(authorization_id)
-            if not (_get(intent, "status") == "succeeded" and _captured(intent) == amount):
-                raise
-            # Already captured, by this very request (its answer was lost): done, not twice.
+    def capture(self, *, authorization_id: str, amount: int, currency: str, final: bool, idempotency_key: str,
+                captured_before: int = 0, check_first: bool = False) -> str:
+        """Capture `amount` more than the `captured_before` the OMS had booked on this intent.
+        If the intent already holds that much captured, this capture happened (its answer was
+        lost): done, not twice. Checked first when asked (a key Stripe may have forgotten), and
+        whenever Stripe refuses."""
+        def already_done():
+            intent = self._call(lambda: self._v1.payment_intents.retrieve(authorization_id))
+            return intent if _captured(intent) >= captured_before + amount else None
+
+        intent = already_done() if check_first else None
+        if intent is None:
+            params: dict = {"amount_to_capture": amount}
+            if not final:
+                params["final_capture"] = False
+            try:
+                intent = self._call(lambda: self._v1.payment_intents.capture(
+                    authorization_id, params=params, options={"idempotency_key": idempotency_key}))
+            except PaymentRejected:
+                intent = already_done()
+                if intent is None:
+                    raise
         return _id(_get(intent, "latest_charge")) or authorization_id
 
     def void(self, *, authorization_id: str, idempotency_key: str) -> None:
-        try:
+        try:  # "abandoned" tells the payment_intent.canceled webhook this was the OMS's own doing
             self._call(lambda: self._v1.payment_intents.cancel(
-                authorization_id, options={"idempotency_key": idempotency_key}))
+                authorization_id, params={"cancellation_reason": OWN_CANCELLATION},
+                options={"idempotency_key": idempotency_key}))
         except PaymentRejected:
             if _get(self._v1.payment_intents.retrieve(authorization_id), "status") not in ("canceled", "succeeded"):
                 raise
@@ -177,12 +188,21 @@ class StripeProcessor:
                                                                    "limit": 100}))
         for refund in _get(earlier, "data") or []:
             if _get(_get(refund, "metadata"), "oms_key") == idempotency_key:
-                return RefundResult(_id(refund), _get(refund, "status"))
+                return RefundResult(_id(refund), refund_status(_get(refund, "status")))
         refund = self._call(lambda: self._v1.refunds.create(
             params={"payment_intent": authorization_id, "amount": amount,
                     "metadata": {**metadata, "oms_key": idempotency_key}},
             options={"idempotency_key": idempotency_key}))
-        return RefundResult(_id(refund), _get(refund, "status"))
+        return RefundResult(_id(refund), refund_status(_get(refund, "status")))
+
+    def submit_dispute_evidence(self, *, dispute_id: str, evidence: dict, submit: bool, idempotency_key: str) -> None:
+        self._call(lambda: self._v1.disputes.update(dispute_id, params={"evidence": evidence, "submit": submit},
+                                                    options={"idempotency_key": idempotency_key}))
+
+
+def refund_status(stripe_status: str | None) -> str:
+    """Stripe's refund status in the port's words: pending, succeeded or failed."""
+    return {"succeeded": "succeeded", "failed": "failed", "canceled": "failed"}.get(stripe_status or "", "pending")
 
 
 def _decline_code(error) -> str:

@@ -11,6 +11,10 @@ PAYMENT_HOLDS = ("payment_declined", "payment_error", "payment_mismatch")
 # The authorisation can no longer be captured (a refused capture or re-authorisation, or one
 # cancelled or expired at the processor): shipping stops; releasing authorises the rest again.
 CAPTURE_HOLDS = ("capture_failed", "authorization_lost")
+# The bank disputes the payment (nothing more ships until the dispute is won), or a refund failed
+# at the processor: an operator looks; releasing changes nothing else.
+DISPUTE_HOLDS = ("payment_disputed",)
+REFUND_HOLDS = ("refund_failed",)
 # A hold that clears itself when stock arrives: not an operator's to release.
 SELF_CLEARING_HOLDS = ("backorder",)
 # The channel has not been paid: cleared when it reports payment (Shopify orders/paid), or by an

@@ -23,13 +23,17 @@ from .fulfillment import (  # noqa: F401  (the tracking names are part of the or
 from .holds import (  # noqa: F401
     CAPTURE_HOLDS,
     CHANNEL_PAYMENT_HOLDS,
+    DISPUTE_HOLDS,
     PAYMENT_HOLDS,
+    REFUND_HOLDS,
     SELF_CLEARING_HOLDS,
     VALIDATION_HOLDS,
     Hold,
     OrderRuleViolation,
 )
+from .order_disputes import OrderDisputes
 from .order_payments import OrderPayments
+from .order_refunds import OrderRefunds
 from .payment import SETTLED_PAYMENT, Payment
 
 STATUSES = ("received", "on_hold", "processing", "partially_shipped", "shipped",
@@ -100,7 +104,7 @@ class Allocation:
 
 
 @dataclass
-class Order(OrderPayments, OrderFulfillment):
+class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderFulfillment):
     order_id: str
     order_number: str
     channel: str

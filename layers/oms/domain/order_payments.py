@@ -8,6 +8,7 @@ step at the same moment repeats the very same request, so the customer is charge
 from __future__ import annotations
 
 from .events import DomainEvent
+from .fulfillment import _moment
 from .holds import Hold, OrderRuleViolation
 from .payment import LedgerViolation
 
@@ -85,9 +86,18 @@ class OrderPayments:
         after a lost commit asks for the same amount under the same key."""
         if not self.needs_payment() or self.payment.method != "card" or self.payment.pending_authorization:
             return False
+        key = self.authorization_key()
+        unanswered = next((t for t in reversed(self.payment.transactions) if t.get("idempotency_key") == key
+                           and t.get("failure") == "no_answer"), None)
+        if unanswered:  # the same request again, as it was (the processor may have acted on it)
+            self.payment.pending_authorization = {"idempotency_key": key, "amount": unanswered["amount"],
+                                                  "off_session": unanswered.get("off_session", False)}
+            return True
         # What is still to be paid: everything, or what was not captured before.
         amount = self.amount_due - self.payment.captured
-        self.payment.pending_authorization = {"idempotency_key": self.authorization_key(), "amount": amount,
+        if amount <= 0:
+            return False
+        self.payment.pending_authorization = {"idempotency_key": key, "amount": amount,
                                               "off_session": self.is_reauthorization()}
         return True
 
@@ -145,6 +155,7 @@ class OrderPayments:
                                refused: bool = False) -> list[DomainEvent]:
         """No usable answer: the processor stayed unreachable (the outcome is unknown, so the
         retry reuses the key) or refused the request outright (the retry gets a new key)."""
+        off_session = bool((self.payment.pending_authorization or {}).get("off_session"))
         amount = self._take_planned_authorization(idempotency_key)
         if amount is None:
             return []
@@ -153,7 +164,7 @@ class OrderPayments:
         self.payment.record("authorization", amount, transaction_id=f"{idempotency_key}:attempt:{attempt}",
                             status="failed",
                             occurred_at=now, failure="refused" if refused else "no_answer", decline_code=reason,
-                            idempotency_key=idempotency_key)
+                            idempotency_key=idempotency_key, off_session=off_session)
         detail = f"processor refused: {reason}" if refused else f"processor unavailable: {reason}"
         return [DomainEvent("PaymentFailed", {"amount": amount, "currency": self.currency, "reason": reason}),
                 *(self._place_holds([Hold("payment_error", detail)]) if self.open_lines() else [])]
@@ -182,7 +193,7 @@ class OrderPayments:
     def _all_shipped(self) -> bool:
         return all(line.shipped == line.open_quantity for line in self.open_lines())
 
-    def plan_capture(self, shipment_id: str | None) -> bool:
+    def plan_capture(self, shipment_id: str | None, now: str = "") -> bool:
         """Decide the next capture (what is due now, under a key no other capture uses);
         False when one is already planned or nothing is due. The capture is the authorisation's
         last when the processor allows only one, or nothing more will ship."""
@@ -194,7 +205,8 @@ class OrderPayments:
                  or (self._all_shipped() and self._capture_target() - self.payment.captured <= amount))
         self.payment.pending_capture = {"idempotency_key": f"{self.order_id}:capture:{number}", "amount": amount,
                                         "shipment_id": shipment_id, "authorization_id": self.payment.authorization_id,
-                                        "final": final}
+                                        "final": final, "planned_at": now,
+                                        "captured_before": self.payment.captured_on(self.payment.authorization_id)}
         return True
 
     def record_capture_failure(self, *, idempotency_key: str, reason: str, now: str) -> list[DomainEvent]:
@@ -256,18 +268,38 @@ class OrderPayments:
     def authorization_expired(self, now: str, validity_days: int) -> bool:
         """The open authorisation is older than a processor honours (Stripe: 7 days for cards):
         give it back and authorise again before capturing against it."""
-        from datetime import datetime, timedelta
+        from datetime import timedelta
 
         authorization_id = self.payment.authorization_id
-        if self.payment.status != "authorized" or not authorization_id or self.payment.processor == "channel":
+        if (self.payment.status != "authorized" or not authorization_id or self.payment.processor == "channel"
+                or self.payment.pending_capture):  # a planned capture is finished first, on this authorisation
             return False
         made = next((t["occurred_at"] for t in self.payment.transactions if t["type"] == "authorization"
                      and t["status"] == "succeeded" and t.get("authorization_id") == authorization_id), None)
-        moment = lambda text: datetime.fromisoformat(text.replace("Z", "+00:00"))  # noqa: E731
-        return bool(made) and moment(now) - moment(made) > timedelta(days=validity_days)
+        return bool(made) and _moment(now) - _moment(made) > timedelta(days=validity_days)
 
     def record_authorization_expired(self, now: str) -> list[DomainEvent]:
         return self._release_authorization("older than the processor honours; authorised again", now)
+
+    def record_authorization_lost(self, authorization_id: str, reason: str, now: str) -> list[DomainEvent]:
+        """The processor cancelled (or let expire) an authorisation the OMS still counted on:
+        nothing more can be captured from it until an operator has it authorised again."""
+        if authorization_id != self.payment.authorization_id or not self.payment.open_amount():
+            return []  # one we gave back ourselves, or one already captured for the last time
+        events = self._release_authorization(f"cancelled at the processor: {reason}", now)
+        if self.payment.status == "pending":  # something is still to be captured: an operator decides
+            events += self._place_holds([Hold("authorization_lost", f"the authorisation was {reason}")])
+        return events
+
+    def record_declined_by_processor(self, idempotency_key: str | None, decline_code: str,
+                                     now: str) -> list[DomainEvent]:
+        """The processor reports a failed payment: it settles an authorisation whose answer was
+        lost (the planned one, under this key); an answered one changes nothing."""
+        planned = self.payment.pending_authorization
+        if not planned or planned["idempotency_key"] != idempotency_key:
+            return []
+        return self.record_authorization(approved=False, authorization_id=None, decline_code=decline_code,
+                                         idempotency_key=idempotency_key, now=now)
 
     # ---- giving back what will not be captured ---------------------------------------------------------
     def void_due(self) -> bool:

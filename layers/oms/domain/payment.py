@@ -81,6 +81,9 @@ class Payment:
     def net(self) -> int:
         return self.captured - self.refunded - self.chargebacks
 
+    def captured_on(self, authorization_id: str | None) -> int:
+        return self._sum("capture", authorization_id) if authorization_id else 0
+
     def open_amount(self, authorization_id: str | None = None) -> int:
         """What an authorisation still holds on the card: authorised, not captured, not released."""
         authorization_id = authorization_id or self.authorization_id

@@ -3,12 +3,16 @@ Each call reads the order as it is now, so a late or repeated message never tell
 channel something older than what it already knows."""
 from __future__ import annotations
 
+import uuid
+
 from oms.domain.order import Order, Shipment
 
 from .context import Context
-from .ports import ChannelItem, ChannelOrder, ChannelShipment
+from .orders import update_order
+from .ports import ChannelItem, ChannelOrder, ChannelRefund, ChannelShipment, ChannelUnavailable, OrderCommit
 
-TOLD_ABOUT = ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled")
+REFUND_LEASE_SECONDS = 180  # longer than the channel-updates Lambda may run (120 s)
+TOLD_ABOUT = ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled", "RefundRequested")
 
 
 class UnknownOrderForChannel(LookupError):
@@ -30,6 +34,8 @@ def tell_channel(ctx: Context, detail: dict) -> str:
     if notifier is None:
         return "no_channel_api"
     key = f"oms:{detail['event_id']}"  # stable across redeliveries of this event
+    if event_type == "RefundRequested":
+        return _refund_at_channel(ctx, order, notifier, data["refund_id"])
     if event_type == "OrderLinesCancelled":
         items = [ChannelItem(line["channel_line_id"], line["sku"], line["quantity"]) for line in data["lines"]]
         notifier.order_cancelled(channel_order(order), items, whole_order=not order.open_lines(),
@@ -42,6 +48,40 @@ def tell_channel(ctx: Context, detail: dict) -> str:
         notifier.shipment_shipped(channel_order(order), channel_shipment(order, shipment), key)
     else:
         notifier.shipment_delivered(channel_order(order), channel_shipment(order, shipment), key)
+    return "told"
+
+
+def _refund_at_channel(ctx: Context, order: Order, notifier, refund_id: str) -> str:
+    """The channel was paid, so the channel refunds: tell it (once: its adapter reads first),
+    then record its answer on the refund's part."""
+    from oms.domain.money import to_decimal_string
+
+    from .refunds import record_refund_answer
+
+    refund = order.refund(refund_id)
+    if refund["processor"] != "channel" or not order.refund_parts_to_send(refund_id):
+        return "not_for_channel"
+    # Two deliveries of one message at once would both find no refund at the channel and both
+    # make one: the first to commit its claim sends it, the other comes back after the lease.
+    claimant, claimed = uuid.uuid4().hex, {}
+
+    def claim(current: Order) -> OrderCommit:
+        claimed["ok"] = current.claim_refund(refund_id, claimant, ctx.clock.now(), REFUND_LEASE_SECONDS)
+        return OrderCommit(current, [], state_only=claimed["ok"])
+    update_order(ctx, order.order_id, claim)
+    if not claimed["ok"]:
+        raise ChannelUnavailable(f"refund {refund_id} is being sent by another delivery",
+                                 retry_after=REFUND_LEASE_SECONDS)
+    order = ctx.store.load(order.order_id)
+    parts = order.refund_parts_to_send(refund_id)
+    if not parts:
+        return "not_for_channel"
+    left = order.payment.refundable()  # already without this refund, booked as pending
+    result = notifier.refund(channel_order(order), ChannelRefund(
+        refund_id, to_decimal_string(refund["amount"], order.currency), order.currency, refund["reason"],
+        fully_refunded=left <= 0), idempotency_key=refund_id)
+    for part in parts:
+        record_refund_answer(ctx, order.order_id, part["transaction_id"], result.status, result.reference)
     return "told"
 
 

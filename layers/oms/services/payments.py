@@ -18,6 +18,13 @@ from .ports import (
 )
 
 MAX_CAPTURE_ROUNDS = 4
+KEY_MEMORY_SECONDS = 12 * 3600  # well inside the 24 hours Stripe keeps an idempotency key's answer
+
+
+def _unix(moment: str | None) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(moment.replace("Z", "+00:00")).timestamp() if moment else 0.0
 
 
 def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
@@ -118,16 +125,20 @@ def _capture(ctx: Context, order_id: str, shipment_id: str | None) -> list[Domai
     and recorded. A crash between them leaves the decision for the next delivery to finish.
     Repeated until nothing is due: finishing another step's decision may leave more to take."""
     def decide(order: Order) -> OrderCommit | None:
-        return OrderCommit(order, [], state_only=True) if order.plan_capture(shipment_id) else None
+        return OrderCommit(order, [], state_only=True) if order.plan_capture(shipment_id, ctx.clock.now()) else None
 
     def make(order: Order) -> OrderCommit | None:
         planned = order.payment.pending_capture
         if not planned:
             return None
         key = planned["idempotency_key"]
+        # A decision older than the processor remembers its key for is checked there first: it
+        # may have been made (its answer lost) and must not be made twice.
+        stale = ctx.clock.timestamp() - _unix(planned.get("planned_at")) > KEY_MEMORY_SECONDS
         try:
             capture_id = ctx.payments.capture(authorization_id=planned["authorization_id"], amount=planned["amount"],
-                                              currency=order.currency, final=planned["final"], idempotency_key=key)
+                                              currency=order.currency, final=planned["final"], idempotency_key=key,
+                                              captured_before=planned.get("captured_before", 0), check_first=stale)
         except PaymentRejected as refusal:
             return OrderCommit(order, order.record_capture_failure(idempotency_key=key, reason=str(refusal),
                                                                    now=ctx.clock.now()))

@@ -49,6 +49,9 @@ class OrderCommit:
     tracking_numbers: list[str] = field(default_factory=list)
     # The processor's ids of the order's payment (authorisation, charge): its webhooks name them.
     payment_refs: list[str] = field(default_factory=list)
+    # Keys written once with the change (e.g. a processor's event id): a second commit of the
+    # same key fails, so a redelivered event is applied once.
+    guards: list[str] = field(default_factory=list)
     state_only: bool = False  # commit even without events (a decision recorded before an outside call)
 
 
@@ -68,6 +71,8 @@ class OrderStore(Protocol):
     def find_by_channel_number(self, channel_order_number: str) -> list[str]: ...
     def find_by_tracking_number(self, tracking_number: str) -> str | None: ...
     def find_by_payment_reference(self, reference: str) -> str | None: ...
+    def seen(self, guard: str) -> bool: ...
+    def record_unmatched_payment_event(self, event_id: str, event: dict, received_at: str) -> None: ...
     def record_unmatched_tracking(self, tracking_number: str, update: dict, received_at: str) -> None: ...
     def backordered_orders(self) -> list[tuple[str, list[str]]]: ...
 
@@ -131,11 +136,13 @@ class PaymentProcessor(Protocol):
     def authorize(self, *, amount: int, currency: str, source: PaymentSource, idempotency_key: str,
                   order_id: str) -> AuthorizationResult: ...
     def verify_authorization(self, *, authorization_id: str, amount: int, currency: str) -> AuthorizationResult: ...
-    def capture(self, *, authorization_id: str, amount: int, currency: str, final: bool,
-                idempotency_key: str) -> str: ...
+    def capture(self, *, authorization_id: str, amount: int, currency: str, final: bool, idempotency_key: str,
+                captured_before: int = 0, check_first: bool = False) -> str: ...
     def void(self, *, authorization_id: str, idempotency_key: str) -> None: ...
     def refund(self, *, authorization_id: str, amount: int, currency: str, idempotency_key: str,
                metadata: dict) -> RefundResult: ...
+    def submit_dispute_evidence(self, *, dispute_id: str, evidence: dict, submit: bool,
+                                idempotency_key: str) -> None: ...
 
 
 # ---- telling a sales channel what happened to its order ------------------------------------
@@ -181,6 +188,21 @@ class ChannelShipment:
     items: list[ChannelItem]
 
 
+@dataclass(frozen=True)
+class ChannelRefund:
+    refund_id: str
+    amount: str  # decimal string in the order's currency, as the channels' APIs take money
+    currency: str
+    reason: str
+    fully_refunded: bool  # nothing captured is left after this refund
+
+
+@dataclass(frozen=True)
+class ChannelRefundResult:
+    reference: str  # the channel's id for the refund (or what it recorded)
+    status: str  # succeeded | pending | failed
+
+
 class ChannelNotifier(Protocol):
     """A channel's API. Each call is safe to repeat with the same idempotency key: the adapter
     checks what the channel already has before it changes anything."""
@@ -188,3 +210,4 @@ class ChannelNotifier(Protocol):
     def shipment_delivered(self, order: ChannelOrder, shipment: ChannelShipment, idempotency_key: str) -> None: ...
     def order_cancelled(self, order: ChannelOrder, items: list[ChannelItem], *, whole_order: bool, reason: str,
                         idempotency_key: str) -> None: ...
+    def refund(self, order: ChannelOrder, refund: ChannelRefund, idempotency_key: str) -> ChannelRefundResult: ...

@@ -6,6 +6,7 @@ Every call reads the order, then sets only the statuses that must move:
   PUT /organizations/{organizationId}/orders/{orderNo}/shipping-status?siteId=...  {"status": "part_shipped"|"shipped"}
   PUT /organizations/{organizationId}/orders/{orderNo}/external-status?siteId=...  {"status": <OMS order status>}
   PUT /organizations/{organizationId}/orders/{orderNo}/status?siteId=...           {"status": "cancelled"}
+  PUT /organizations/{organizationId}/orders/{orderNo}/payment-status?siteId=...   {"status": "part_paid"|"not_paid"}
 
 - shipped and delivered: shipping status from the OMS (`part_shipped`/`shipped`), and the
   external status (a free string, "for use in customizations") mirrors the OMS order status:
@@ -14,6 +15,9 @@ Every call reads the order, then sets only the statuses that must move:
 - whole order cancelled: order status `cancelled` (SFCC then releases inventory and coupon
   redemptions) and external status `cancelled`.
 - some lines cancelled: external status `partially_cancelled`; the API has no line-level cancel.
+- refunded: payment status `part_paid` (or `not_paid` once nothing captured is left). The Orders
+  API moves no money: the refund itself is due at the payment service the storefront used, so
+  the OMS keeps it `pending` (due at the channel) after telling SFCC.
 
 Reading first keeps the calls safe to repeat and out-of-order deliveries harmless: statuses
 only move forwards (a late "shipped" does not overwrite "delivered"), and a cancelled order
@@ -31,7 +35,14 @@ from urllib.parse import quote, urlencode
 
 from oms.adapters import secrets
 from oms.adapters.channels.http import ChannelNotConfigured, call_json
-from oms.services.ports import ChannelItem, ChannelOrder, ChannelShipment, ChannelUnavailable
+from oms.services.ports import (
+    ChannelItem,
+    ChannelOrder,
+    ChannelRefund,
+    ChannelRefundResult,
+    ChannelShipment,
+    ChannelUnavailable,
+)
 
 API_PATH = "/checkout/orders/v1"
 SHIPPING_RANK = {"not_shipped": 0, "part_shipped": 1, "shipped": 2}
@@ -73,6 +84,14 @@ class SfccOrders:
             # Cancelling the unshipped rest can complete the shipping status too.
             self._advance_shipping(target, current, order, idempotency_key)
             self._advance_external(target, current, "partially_cancelled", idempotency_key)
+
+    def refund(self, order: ChannelOrder, refund: ChannelRefund, idempotency_key: str) -> ChannelRefundResult:
+        target = self._target(order)
+        current = self._read(target, idempotency_key)
+        status = "not_paid" if refund.fully_refunded else "part_paid"
+        if current.get("paymentStatus") != status:
+            self._put(target, "payment-status", status, idempotency_key)
+        return ChannelRefundResult(f"sfcc:payment-status:{status}", "pending")
 
     # ---- statuses ---------------------------------------------------------------------------
 

@@ -12,6 +12,10 @@
              GET  /admin/api/{v}/orders/{order_id}/refunds.json           (our note there? done)
              GET  /admin/api/{v}/orders/{order_id}/fulfillment_orders.json (the restock location)
              POST /admin/api/{v}/orders/{order_id}/refunds.json
+- refunded (money back on an order Shopify was paid for):
+             GET  /admin/api/{v}/orders/{order_id}/refunds.json           (our note there? done)
+             GET  /admin/api/{v}/orders/{order_id}/transactions.json      (the sale or capture to refund)
+             POST /admin/api/{v}/orders/{order_id}/refunds.json           (a refund transaction)
 
 Shopify's REST API documents no idempotency key, so every change is preceded by a read of
 what Shopify already has: the tracking number on a fulfillment, a delivered shipment status,
@@ -29,7 +33,15 @@ from urllib.parse import quote
 
 from oms.adapters import secrets
 from oms.adapters.channels.http import ChannelNotConfigured, VendorRejected, call_json
-from oms.services.ports import ChannelItem, ChannelOrder, ChannelRejected, ChannelShipment, ChannelUnavailable
+from oms.services.ports import (
+    ChannelItem,
+    ChannelOrder,
+    ChannelRefund,
+    ChannelRefundResult,
+    ChannelRejected,
+    ChannelShipment,
+    ChannelUnavailable,
+)
 
 API_VERSION = "2024-10"
 # Fulfillment orders that can still be fulfilled (the others are closed, cancelled, on hold...).
@@ -129,6 +141,27 @@ class ShopifyAdmin:
             self._cancel_order(shop, order_id, reason)
         else:
             self._cancel_lines(shop, order_id, items, idempotency_key)
+
+    def refund(self, order: ChannelOrder, refund: ChannelRefund, idempotency_key: str) -> ChannelRefundResult:
+        """Refund money Shopify took: a refund transaction against the order's last successful
+        sale or capture, noted with our key so a repeat finds it instead of refunding twice."""
+        shop, order_id = self._shop(order), self._order_id(order)
+        refunds = self._get(shop, f"orders/{order_id}/refunds.json?limit=250").get("refunds", [])
+        done = next((r for r in refunds if r.get("note") == idempotency_key), None)
+        if done is None:
+            transactions = self._get(shop, f"orders/{order_id}/transactions.json").get("transactions", [])
+            parents = [t for t in transactions if t.get("kind") in ("sale", "capture") and t.get("status") == "success"]
+            if not parents:
+                raise ChannelRejected(f"Shopify order {order_id} has no successful sale or capture to refund")
+            parent = parents[-1]
+            done = (self._post(shop, f"orders/{order_id}/refunds.json", {"refund": {
+                "note": idempotency_key, "notify": True, "currency": refund.currency,
+                "transactions": [{"parent_id": parent["id"], "amount": refund.amount, "kind": "refund",
+                                  "gateway": parent.get("gateway")}]}}) or {}).get("refund") or {}
+        statuses = {t.get("status") for t in done.get("transactions") or []}
+        status = ("failed" if statuses & {"failure", "error"} else "pending" if "pending" in statuses
+                  else "succeeded")
+        return ChannelRefundResult(str(done.get("id")), status)
 
     # ---- cancellations ----------------------------------------------------------------------
 
