@@ -192,8 +192,9 @@ def main() -> None:
         stack.shutdown()
 
 
-class Stopped(Exception):
-    """SIGTERM or SIGINT (Ctrl-C) arrived."""
+class Stopped(BaseException):
+    """SIGTERM or SIGINT (Ctrl-C) arrived. A BaseException, as KeyboardInterrupt is: it may be
+    raised inside any code the main thread runs (a library's `except Exception` must not eat it)."""
 
 
 def _stop(signum, frame):

@@ -150,10 +150,14 @@ class LocalStripe:
         raise RuntimeError(f"the local Stripe did not listen on {self.port}")
 
     def register_webhook(self, url: str, secret: str) -> None:
-        """Point localstripe's event deliveries at the OMS's Stripe webhook."""
+        """Point localstripe's deliveries of the events the OMS handles at its Stripe webhook
+        (as one subscribes an endpoint to chosen events in Stripe's dashboard)."""
         import requests
 
-        response = requests.post(f"{self.url}/_config/webhooks/oms", data={"url": url, "secret": secret}, timeout=5)
+        from oms.adapters.stripe_events import HANDLED
+
+        response = requests.post(f"{self.url}/_config/webhooks/oms", timeout=5,
+                                 json={"url": url, "secret": secret, "events": list(HANDLED)})
         response.raise_for_status()
 
     def stop(self) -> None:

@@ -96,3 +96,23 @@ def test_two_shipments_two_captures_a_refund_a_lost_dispute_and_the_ledger_adds_
         for r in stripe.get(f"{base}/refunds", params={"payment_intent": intent}, timeout=5).json()["data"]:
             refunded += r["amount"] if r["metadata"].get("oms_key") else 0
     assert len(intents) == 2 and refunded == 500
+
+
+def test_the_local_stripe_delivers_its_events_to_the_oms_signed(stack):
+    """make run registers the OMS's webhook with the local Stripe: a payment failing there (one
+    the OMS does not know) arrives signed and is kept as unmatched."""
+    stripe = requests.Session()
+    stripe.headers["Authorization"] = "Bearer sk_test_oms_local"
+    failed = stripe.post(f"http://127.0.0.1:{stack.stripe_port}/v1/payment_intents", timeout=5, data={
+        "amount": 1000, "currency": "usd", "payment_method": "pm_card_chargeDeclined", "confirm": "true"})
+    assert failed.status_code == 402
+    dynamodb = stack.aws_client("dynamodb")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        items = dynamodb.scan(TableName="oms-local", FilterExpression="begins_with(pk, :p)",
+                              ExpressionAttributeValues={":p": {"S": "PAYEVENT#"}})["Items"]
+        kept = [json.loads(i["update"]["S"]) for i in items]
+        if any(e["type"] == "payment_intent.payment_failed" for e in kept):
+            return
+        time.sleep(0.3)
+    raise AssertionError("the local Stripe's event never reached the OMS")

@@ -280,7 +280,7 @@ def cost_per_order(stack, client: OmsClient, recorder: CallRecorder) -> list[Row
     events = len(order["history"])
     print(f"  order {order_id}: {order['status']}, captured {order['payments']['captured']} of "
           f"{order['totals']['total']} in {elapsed:.1f}s; history: {[h['event_type'] for h in order['history']]}")
-    print("  AWS calls by the OMS code, by service and operation:")
+    print("  calls by the OMS code (AWS and Stripe), by service and operation:")
     for (service, operation), count in sorted(summary.by_operation().items()):
         print(f"    {service:<16} {operation:<22} {count:>4}")
     print("  by trigger (the Lambda that would make them):      calls  writes  items  reads  events")
