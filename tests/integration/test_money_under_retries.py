@@ -197,3 +197,26 @@ def test_a_timed_out_authorisation_is_asked_again_under_the_same_key_after_the_r
     order = stocked.order(order_id)
     assert order["payments"]["status"] == "authorized" and order["fulfillment_orders"]
     assert set(keys) == {f"{order_id}:authorize:1"}  # one request, asked four times: one hold on the card
+
+
+def test_an_authorisation_older_than_stripe_honours_is_renewed_before_the_capture(stocked, monkeypatch):
+    """The order ships eight days after its card was authorised (a backorder, say): the
+    authorisation is cancelled at the local Stripe, the order authorised again off-session on
+    the saved card, and captured from the new authorisation: once, for what it is worth."""
+    from datetime import UTC, datetime, timedelta
+
+    from oms.bootstrap import context
+
+    order_id = stocked.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 1, "unit_price": "10.00"}]))
+    stocked.pipeline.drain()
+    first = stocked.order(order_id)["payments"]["payment_intent_id"]
+    later = (datetime.now(UTC) + timedelta(days=8)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    monkeypatch.setattr(context().clock, "now", lambda: later)
+    stocked.ship(order_id, "1ZRENEW")
+    stocked.pipeline.drain()
+    payments = stocked.order(order_id)["payments"]
+    kinds = [(t["type"], t["authorization_id"]) for t in payments["transactions"] if t["status"] == "succeeded"]
+    second = payments["payment_intent_id"] or kinds[-1][1]
+    assert second != first
+    assert kinds == [("authorization", first), ("void", first), ("authorization", second), ("capture", second)]
+    assert payments["captured"] == payments["authorized"] == "18.20"

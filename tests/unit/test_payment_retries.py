@@ -72,3 +72,25 @@ def test_one_claimant_at_a_time_sends_a_refund_and_a_dead_ones_lease_runs_out():
     assert not order.claim_refund(rid, "second", "2024-05-01T12:01:00Z", 180)
     assert order.claim_refund(rid, "first", "2024-05-01T12:01:00Z", 180)  # its own claim, again
     assert order.claim_refund(rid, "second", "2024-05-01T12:05:00Z", 180)  # the first died: lease over
+
+
+def test_without_multicapture_the_rest_is_authorised_again_and_a_refusal_holds_capture_failed():
+    order = ready_to_ship(make_order(LINES))
+    fo = order.fulfillment_orders[0]
+    order.ship(fo.fulfillment_order_id, carrier="ups", tracking_number="1Z1", service="ground",
+               lines=[{"sku": "SKU-A", "quantity": 2}], now=NOW)
+    assert order.plan_capture(None, NOW)
+    planned = order.payment.pending_capture
+    assert planned["final"]  # one capture per authorisation: Stripe releases the rest
+    order.record_capture(amount=planned["amount"], capture_id="ch_1", idempotency_key=planned["idempotency_key"],
+                         shipment_id=None, now=NOW)
+    assert order.payment.authorization_id is None and order.payment.status == "pending"
+    assert order.payment.authorized == order.payment.captured  # what was not captured was given back
+    assert order.plan_authorization()
+    rest = order.payment.pending_authorization
+    assert rest["off_session"] and rest["amount"] == order.amount_due - order.payment.captured
+    events = order.record_authorization(approved=False, authorization_id=None, decline_code="card_declined",
+                                        idempotency_key=rest["idempotency_key"], now=NOW)
+    assert "capture_failed" in order.hold_types() and "payment_declined" not in order.hold_types()
+    assert [e.event_type for e in events] == ["PaymentDeclined", "OrderHeld"]
+    order.payment.check_invariants()

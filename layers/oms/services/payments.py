@@ -99,11 +99,10 @@ def capture_shipment(ctx: Context, order_id: str, shipment_id: str | None) -> li
     events: list[DomainEvent] = []
     for _ in range(MAX_CAPTURE_ROUNDS):
         events += _renew_if_expired(ctx, order_id)
-        more = _capture(ctx, order_id, shipment_id)
-        events += more
+        events += _capture(ctx, order_id, shipment_id)
         authorized = take_payment(ctx, order_id)
         events += authorized
-        if not authorized or not any(e.event_type == "PaymentAuthorized" for e in authorized):
+        if not any(e.event_type == "PaymentAuthorized" for e in authorized):
             break
     return events
 
