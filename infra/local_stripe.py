@@ -47,7 +47,7 @@ def install(state_path: str) -> None:
                 store.clear()
                 store.update(pickle.load(f))
         except FileNotFoundError:
-            pass
+            pass  # a new stack: the local Stripe starts empty
 
     def dump(store) -> None:
         with open(state_path, "wb") as f:
@@ -180,7 +180,7 @@ def _die_with_parent() -> None:
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
     except OSError:
-        pass
+        pass  # not Linux: the stack's own shutdown still stops it
 
 
 def main() -> None:

@@ -78,7 +78,7 @@ def test_make_run_stops_promptly_and_cleanly(tmp_path, signals, while_starting):
                 if requests.get(f"http://127.0.0.1:{api_port}/health", timeout=1).status_code == 200:
                     break
             except requests.RequestException:
-                pass
+                pass  # not listening yet
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.2)
         if while_starting:
