@@ -359,7 +359,43 @@ def _domain_runs() -> list[tuple[str, list]]:
     events += order.record_validation([Hold("invalid_address", "billing_address: postal_code invalid")])
     runs.append(("validation hold", events))
     runs.append(("refunds and a dispute", _refunds_and_a_dispute()))
+    runs.append(("returns", _returns()))
     return runs
+
+
+def _returns() -> list:
+    """A delivered order: one return received in two parts and closed, one declined, one cancelled."""
+    from oms.domain.order import Allocation
+
+    order, events = _received({"method": "card", "token": "tok_visa"})
+    events += order.record_validation([])
+    events += order.record_allocation([Allocation("L1", "TEE-BLK-M", "WH1", 2),
+                                       Allocation("L2", "HOODIE-GRY-L", "WH1", 1)])
+    events += order.record_authorization(approved=True, authorization_id="pi_r", decline_code=None,
+                                         idempotency_key="k:authorize", now=NOW)
+    events += order.create_fulfillment_orders()
+    order.ship(order.fulfillment_orders[0].fulfillment_order_id, carrier="ups", tracking_number="1ZRET",
+               service="ground", lines=None, now=NOW)
+    events += order.apply_tracking("1ZRET", {"checkpoints": [{"status": "delivered", "occurred_at": NOW,
+                                                             "description": "", "location": ""}]})
+    policy = {"source": "customer", "now": NOW, "window_days": 30, "ship_replacement": "after_receipt",
+              "restocking_fee_percent": "10", "returnless_below": 0}
+    ret, opened = order.open_return([{"line_id": "L1", "quantity": 2, "reason": "size_too_small"}],
+                                    return_id="r1", rma_number="RMA-1", auto_approve=True, **policy)
+    returned = opened + ret.register_tracking("UPS", "1ZBACK")
+    returned += ret.apply_tracking([{"status": "in_transit", "occurred_at": NOW, "description": "",
+                                     "location": "", "carrier_status": None}])
+    returned += ret.receive("WH1", {"L1": {"sellable": 1}}, NOW)
+    returned += ret.receive("WH1", {"L1": {"damaged": 1}}, NOW)
+    returned += ret.close()
+    declined, opened = order.open_return([{"line_id": "L2", "quantity": 1, "reason": "damaged"}],
+                                         return_id="r2", rma_number="RMA-2", auto_approve=False, **policy)
+    returned += opened + declined.decline("photos show no damage")
+    order.record_return_status("r2", "declined")  # what the returns consumer tells the order
+    cancelled, opened = order.open_return([{"line_id": "L2", "quantity": 1, "reason": "defective"}],
+                                          return_id="r3", rma_number="RMA-3", auto_approve=True, **policy)
+    returned += opened + cancelled.cancel("customer kept it")
+    return events + returned
 
 
 def _refunds_and_a_dispute() -> list:

@@ -34,6 +34,7 @@ from .holds import (  # noqa: F401
 from .order_disputes import OrderDisputes
 from .order_payments import OrderPayments
 from .order_refunds import OrderRefunds
+from .order_returns import OrderReturns
 from .payment import SETTLED_PAYMENT, Payment
 
 STATUSES = ("received", "on_hold", "processing", "partially_shipped", "shipped",
@@ -55,6 +56,8 @@ class Line:
     channel_line_id: str | None = None
     discount: int = 0
     tax: int = 0
+    returned: int = 0  # delivered units that came back (in any condition but missing)
+    returned_for_customer_reasons: int = 0  # of those, returned for the customer's reasons
     # False for gift cards and digital goods: the channel delivers them, so they are
     # allocated, shipped and delivered from the start and never reach a warehouse.
     requires_shipping: bool = True
@@ -104,7 +107,7 @@ class Allocation:
 
 
 @dataclass
-class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderFulfillment):
+class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfillment):
     order_id: str
     order_number: str
     channel: str
@@ -128,6 +131,9 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderFulfillment):
     taxes_included: bool = False
     channel_context: dict = field(default_factory=dict)
     attributes: dict = field(default_factory=dict)
+    # Its returns: {return_id: {"rma_number", "status", "lines": {line_id: units still claimed}}}
+    returns: dict = field(default_factory=dict)
+    shipping_returned: list[str] = field(default_factory=list)  # delivery groups whose shipping was refunded
     # Persistence bookkeeping set by the store: optimistic-lock version and history length.
     version: int = 0
     history_length: int = 0

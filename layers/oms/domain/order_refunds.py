@@ -58,8 +58,9 @@ class OrderRefunds:
 
     def request_refund(self, *, amount: int | None, lines: dict[str, int] | None, shipping: int, reason: str,
                        case_id: str | None, request_key: str | None, request_hash: str | None,
-                       now: str) -> tuple[dict, list[DomainEvent]]:
-        """Decide a refund: returns it and its events (none when the request key was seen)."""
+                       now: str, return_id: str | None = None) -> tuple[dict, list[DomainEvent]]:
+        """Decide a refund: returns it and its events (none when the request key was seen). An
+        amount with lines (a return's receipt, priced by the return's rules) books those units."""
         earlier = self.refund_by_request_key(request_key) if request_key else None
         if earlier is not None:
             if earlier.get("request_hash") != request_hash:
@@ -70,7 +71,8 @@ class OrderRefunds:
         if self.open_disputes():
             raise OrderRuleViolation("payment_disputed", "the payment is disputed: the bank decides, not a refund")
         if lines is not None or shipping:
-            amount = self._refund_worth(lines or {}, shipping)
+            worth = self._refund_worth(lines or {}, shipping)
+            amount = worth if amount is None else amount
         if amount is None or amount <= 0:
             raise OrderRuleViolation("invalid_amount", "a refund must be of a positive amount")
         if amount > self.payment.refundable():
@@ -81,7 +83,7 @@ class OrderRefunds:
         refund = {"refund_id": refund_id, "amount": amount, "currency": self.currency, "status": "pending",
                   "reason": reason, "case_id": case_id, "request_key": request_key, "request_hash": request_hash,
                   "requested_at": now, "lines": [{"line_id": k, "quantity": v} for k, v in (lines or {}).items()],
-                  "shipping": shipping, "processor": self.payment.processor, "parts": []}
+                  "shipping": shipping, "processor": self.payment.processor, "parts": [], "return_id": return_id}
         left = amount
         for n, authorization_id in enumerate(reversed(self.payment.authorizations()), start=1):
             take = min(left, self.payment.refundable(authorization_id))

@@ -1,0 +1,158 @@
+"""What an order knows of its returns: which delivered units open returns claim (so no unit
+is returned twice), which came back, and what they are refunded. Part of Order (mixed in, see
+order.py); the return itself is its own aggregate (returns.py).
+
+Money: a unit is refunded at what it was worth (its line's value after its discounts, with its
+tax: the worth captures use), less the restocking fee for the customer's reasons; a missing unit
+is not refunded. Units of a line are refunded so that n of them always come to floor(worth * n)
+however many receipts they arrive in, so nothing drifts by a cent over many units. When every
+unit of a delivery group has come back for the merchant's reasons, its shipping is refunded too."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from .events import DomainEvent
+from .fulfillment import _moment
+from .holds import OrderRuleViolation
+from .returns import MERCHANT_FAULT, REASONS, Return, ReturnLine
+
+
+class OrderReturns:
+    """Mixed into Order: uses its lines, shipments, totals and payment."""
+
+    # ---- what can come back -----------------------------------------------------------------------
+    def claimed_by_returns(self, line_id: str) -> int:
+        return sum(claim["lines"].get(line_id, 0) for claim in self.returns.values())
+
+    def returnable(self, line_id: str) -> int:
+        """Delivered units not returned yet nor claimed by an open return."""
+        line = self.line(line_id)
+        return line.delivered - line.returned - self.claimed_by_returns(line_id)
+
+    def last_delivery(self, line_id: str) -> str | None:
+        moments = [s.delivered_at for _, s in self.shipments()
+                   if s.delivered_at and any(item["line_id"] == line_id for item in s.lines)]
+        return max(moments, key=_moment) if moments else None
+
+    @property
+    def return_status(self) -> str:
+        returned = sum(line.returned for line in self.lines)
+        if not returned:
+            return "none"
+        return "returned" if all(line.returned == line.open_quantity for line in self.open_lines()) \
+            else "partially_returned"
+
+    # ---- opening a return --------------------------------------------------------------------------
+    def open_return(self, requested: list[dict], *, return_id: str, rma_number: str, source: str, now: str,
+                    window_days: int, ship_replacement: str, restocking_fee_percent: str,
+                    returnless_below: int, auto_approve: bool) -> tuple[Return, list[DomainEvent]]:
+        """Check the request against what was delivered, the window and the reasons; claim the
+        units on the order; return the new return and its events (requested, approved)."""
+        if not any(line.delivered for line in self.lines):
+            raise OrderRuleViolation("nothing_returnable", "nothing of this order has been delivered")
+        wanted: dict[str, int] = {}
+        lines = []
+        for item in requested:
+            line_id = item.get("line_id") or self._line_for_sku(item.get("sku"))
+            if line_id not in {line.line_id for line in self.lines}:
+                raise OrderRuleViolation("unknown_line", f"the order has no line {line_id}")
+            if item["reason"] not in REASONS:
+                raise OrderRuleViolation("invalid_reason", f"reason must be one of {', '.join(REASONS)}")
+            wanted[line_id] = wanted.get(line_id, 0) + item["quantity"]
+            if wanted[line_id] > self.returnable(line_id):
+                raise OrderRuleViolation("quantity_exceeds_returnable",
+                                         f"line {line_id}: {self.returnable(line_id)} unit(s) can be returned")
+            delivered = self.last_delivery(line_id)
+            if delivered and (_moment(now) - _moment(delivered)).days >= window_days:
+                raise OrderRuleViolation("return_window_closed",
+                                         f"line {line_id} was delivered more than {window_days} days ago")
+            lines.append(ReturnLine(line_id, self.line(line_id).sku, item["quantity"], item["reason"],
+                                    item.get("note"), item.get("exchange_for")))
+        ret = Return(return_id, rma_number, self.order_id, self.order_number, self.currency, "requested", source,
+                     now, lines, ship_replacement=ship_replacement, restocking_fee_percent=restocking_fee_percent)
+        ret.refund_estimate = self.return_refund(
+            [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity} for line in lines],
+            restocking_fee_percent)
+        ret.returnless = bool(returnless_below) and ret.refund_estimate < returnless_below
+        self.returns[return_id] = {"rma_number": rma_number, "status": "requested", "lines": dict(wanted)}
+        events = [DomainEvent("ReturnRequested", {
+            "return_id": return_id, "rma_number": rma_number, "order_id": self.order_id, "source": source,
+            "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity, "reason": line.reason}
+                      for line in lines],
+            "refund_estimate": ret.refund_estimate, "currency": self.currency})]
+        if source == "operator" or auto_approve:
+            events += ret.approve()
+            self.returns[return_id]["status"] = ret.status
+        return ret, events
+
+    def _line_for_sku(self, sku: str | None) -> str | None:
+        candidates = [line for line in self.lines if line.sku == sku]
+        if not candidates:
+            raise OrderRuleViolation("unknown_sku", f"the order has no line for SKU {sku}")
+        # The line with the most left to return, so a SKU on two lines is returned from either.
+        return max(candidates, key=lambda line: self.returnable(line.line_id)).line_id
+
+    # ---- money ------------------------------------------------------------------------------------
+    def return_refund(self, received: list[dict], fee_percent: str) -> int:
+        """What units arriving now are refunded: [{"line_id", "reason", "sellable", "damaged",
+        "missing"}] (missing units are not refunded), with the shipping they make refundable."""
+        values, fee = self.unit_values(), Fraction(fee_percent) / 100
+        before = {line.line_id: line.returned for line in self.lines}
+        amount = 0
+        for item in received:
+            units = item.get("sellable", 0) + item.get("damaged", 0)
+            value, done = values[item["line_id"]], before[item["line_id"]]
+            worth = int(value * (done + units)) - int(value * done)
+            before[item["line_id"]] = done + units
+            amount += worth - (int(worth * fee) if item["reason"] not in MERCHANT_FAULT else 0)
+        groups = self._groups_fully_returned_for_merchant_reasons(received)
+        return amount + sum(g.shipping_total for g in self.delivery_groups if g.group_id in groups)
+
+    def _groups_fully_returned_for_merchant_reasons(self, received: list[dict]) -> set[str]:
+        """Delivery groups whose every unit is back, none for the customer's reasons, once these
+        units are counted (and whose shipping was not refunded before)."""
+        returned = {line.line_id: line.returned for line in self.lines}
+        customer = {line.line_id: line.returned_for_customer_reasons for line in self.lines}
+        for item in received:
+            units = item.get("sellable", 0) + item.get("damaged", 0)
+            returned[item["line_id"]] += units
+            if item["reason"] not in MERCHANT_FAULT:
+                customer[item["line_id"]] += units
+        touched = {self.line(item["line_id"]).delivery_group for item in received}
+        groups = set()
+        for group_id in touched - set(self.shipping_returned):
+            lines = [line for line in self.open_lines() if line.delivery_group == group_id]
+            if lines and all(returned[line.line_id] == line.open_quantity and not customer[line.line_id]
+                             for line in lines):
+                groups.add(group_id)
+        return groups
+
+    def record_returned(self, return_id: str, received: list[dict], fee_percent: str) -> tuple[int, dict, int]:
+        """Units of a return arrived: count them returned and release their claim. Returns what
+        to refund, the units it is for ({line_id: n}) and the shipping it includes."""
+        amount = self.return_refund(received, fee_percent)
+        groups = self._groups_fully_returned_for_merchant_reasons(received)
+        claim = self.returns.get(return_id, {"lines": {}})
+        units: dict[str, int] = {}
+        for item in received:
+            came = item.get("sellable", 0) + item.get("damaged", 0)
+            line = self.line(item["line_id"])
+            line.returned += came
+            if item["reason"] not in MERCHANT_FAULT:
+                line.returned_for_customer_reasons += came
+            if came:
+                units[line.line_id] = units.get(line.line_id, 0) + came
+            arrived = came + item.get("missing", 0)
+            claim["lines"][line.line_id] = max(0, claim["lines"].get(line.line_id, 0) - arrived)
+        self.shipping_returned.extend(sorted(groups))
+        return amount, units, sum(g.shipping_total for g in self.delivery_groups if g.group_id in groups)
+
+    def record_return_status(self, return_id: str, status: str) -> bool:
+        """The return moved on: a declined, cancelled or closed one claims nothing any more."""
+        claim = self.returns.get(return_id)
+        if claim is None or claim["status"] == status:
+            return False
+        claim["status"] = status
+        if status in ("declined", "cancelled", "closed"):
+            claim["lines"] = {}
+        return True

@@ -1,0 +1,176 @@
+"""The return aggregate (an RMA): units of a delivered order coming back, why, in what
+condition they arrive, and the exchange the customer wants instead. Its own partition,
+version and history; the order keeps which of its units are claimed by open returns, and is
+told by events what came back (and refunds it)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .events import DomainEvent
+from .holds import OrderRuleViolation
+
+MERCHANT_FAULT = ("damaged", "defective", "wrong_item", "not_as_described", "arrived_late")
+CUSTOMER_FAULT = ("size_too_small", "size_too_large", "changed_mind", "other")
+REASONS = MERCHANT_FAULT + CUSTOMER_FAULT
+CONDITIONS = ("sellable", "damaged", "missing")
+OPEN = ("requested", "approved", "in_transit")  # before anything was received
+# requested -> approved | declined; approved -> in_transit -> received -> closed; cancelled before receipt
+TRANSITIONS = {"approve": ("requested",), "decline": ("requested",), "cancel": ("requested", "approved", "in_transit"),
+               "in_transit": ("approved",), "receive": ("approved", "in_transit", "received"),
+               "close": ("received", "approved", "in_transit")}
+
+
+@dataclass
+class ReturnLine:
+    line_id: str
+    sku: str
+    quantity: int
+    reason: str
+    note: str | None = None
+    exchange_for: dict | None = None  # {"sku", "quantity", "unit_price"} (minor units)
+    sellable: int = 0
+    damaged: int = 0
+    missing: int = 0
+
+    @property
+    def received(self) -> int:
+        return self.sellable + self.damaged + self.missing
+
+    @property
+    def merchant_fault(self) -> bool:
+        return self.reason in MERCHANT_FAULT
+
+
+@dataclass
+class Return:
+    return_id: str
+    rma_number: str
+    order_id: str
+    order_number: str
+    currency: str
+    status: str
+    source: str  # customer | operator
+    created_at: str
+    lines: list[ReturnLine]
+    ship_replacement: str = "after_receipt"  # after_receipt | immediately
+    restocking_fee_percent: str = "0"  # the policy when the return was made
+    returnless: bool = False  # worth less than the returnless threshold: nothing needs to come back
+    refund_estimate: int = 0
+    exchange_order_id: str | None = None
+    tracking: dict | None = None  # {"carrier", "tracking_number", "status", "events"}
+    decline_reason: str | None = None
+    receipts: list[dict] = field(default_factory=list)
+    version: int = 0
+    history_length: int = 0
+
+    # ---- status -----------------------------------------------------------------------------------
+    def _move(self, action: str, to: str) -> None:
+        if self.status not in TRANSITIONS[action]:
+            raise OrderRuleViolation("invalid_return_status", f"a {self.status} return cannot become {to}")
+        self.status = to
+
+    def _data(self, **more) -> dict:
+        return {"return_id": self.return_id, "rma_number": self.rma_number, "order_id": self.order_id, **more}
+
+    def approve(self) -> list[DomainEvent]:
+        if self.status == "approved":
+            return []
+        self._move("approve", "approved")
+        return [DomainEvent("ReturnApproved", self._data(returnless=self.returnless))]
+
+    def decline(self, reason: str) -> list[DomainEvent]:
+        if self.status == "declined":
+            return []
+        self._move("decline", "declined")
+        self.decline_reason = reason
+        return [DomainEvent("ReturnDeclined", self._data(reason=reason))]
+
+    def cancel(self, reason: str) -> list[DomainEvent]:
+        if self.status == "cancelled":
+            return []
+        self._move("cancel", "cancelled")
+        return [DomainEvent("ReturnCancelled", self._data(reason=reason))]
+
+    def register_tracking(self, carrier: str, tracking_number: str) -> list[DomainEvent]:
+        if self.tracking and self.tracking["tracking_number"] == tracking_number:
+            return []
+        if self.status not in ("approved", "in_transit"):
+            raise OrderRuleViolation("invalid_return_status", f"a {self.status} return takes no tracking number")
+        self.tracking = {"carrier": carrier, "tracking_number": tracking_number, "status": "label_created",
+                         "events": []}
+        return []
+
+    def apply_tracking(self, checkpoints: list[dict]) -> list[DomainEvent]:
+        """A carrier's checkpoints for the parcel coming back: the first one moves it in transit."""
+        if not self.tracking:
+            return []
+        new = [c for c in checkpoints if c not in self.tracking["events"]]
+        if not new:
+            return []
+        self.tracking["events"] = sorted(self.tracking["events"] + new, key=lambda c: c["occurred_at"])
+        self.tracking["status"] = self.tracking["events"][-1]["status"]
+        if self.status == "approved":
+            self.status = "in_transit"
+            return [DomainEvent("ReturnInTransit", self._data(tracking_number=self.tracking["tracking_number"]))]
+        return []
+
+    def receive(self, location_id: str, received: dict[str, dict[str, int]], now: str) -> list[DomainEvent]:
+        """Units arrive ({line_id: {condition: quantity}}); several receipts may complete a return."""
+        if self.status not in TRANSITIONS["receive"]:
+            raise OrderRuleViolation("invalid_return_status", f"a {self.status} return cannot be received")
+        by_id = {line.line_id: line for line in self.lines}
+        for line_id, counts in received.items():
+            line = by_id.get(line_id)
+            if line is None:
+                raise OrderRuleViolation("unknown_line", f"the return has no line {line_id}")
+            if any(c not in CONDITIONS or q < 0 for c, q in counts.items()):
+                raise OrderRuleViolation("invalid_condition", f"conditions are {', '.join(CONDITIONS)}")
+            if line.received + sum(counts.values()) > line.quantity:
+                raise OrderRuleViolation("quantity_exceeds_expected",
+                                         f"line {line_id}: {line.quantity - line.received} unit(s) still expected")
+        lines = []
+        for line_id, counts in received.items():
+            line = by_id[line_id]
+            for condition, quantity in counts.items():
+                setattr(line, condition, getattr(line, condition) + quantity)
+            if sum(counts.values()):
+                lines.append({"line_id": line_id, "sku": line.sku, "reason": line.reason, **{
+                    c: counts.get(c, 0) for c in CONDITIONS}})
+        if not lines:
+            raise OrderRuleViolation("nothing_received", "a receipt needs at least one unit")
+        self.status = "received"
+        receipt = {"receipt": len(self.receipts) + 1, "location_id": location_id, "received_at": now, "lines": lines}
+        self.receipts.append(receipt)
+        return [DomainEvent("ReturnReceived", self._data(
+            receipt=receipt["receipt"], location_id=location_id, lines=lines,
+            restocking_fee_percent=self.restocking_fee_percent, complete=self.complete, returnless=False))]
+
+    @property
+    def complete(self) -> bool:
+        return all(line.received == line.quantity for line in self.lines)
+
+    def close(self) -> list[DomainEvent]:
+        if self.status == "closed":
+            return []
+        self._move("close", "closed")
+        return [DomainEvent("ReturnClosed", self._data())]
+
+    def claims(self) -> dict[str, int]:
+        """Units of the order this return still holds: all while open, the unreceived rest after
+        a partial receipt, none once it is decided otherwise."""
+        if self.status in ("declined", "cancelled", "closed"):
+            return {}
+        return {line.line_id: line.quantity - line.received for line in self.lines if line.quantity > line.received}
+
+    # ---- persistence shape -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["version"], data["history_length"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Return:
+        data = dict(data)
+        data["lines"] = [ReturnLine(**line) for line in data["lines"]]
+        return cls(**data)

@@ -1,0 +1,130 @@
+"""Returns in the domain: what may come back, and what each receipt refunds, to the cent."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oms.domain.order import OrderRuleViolation
+from tests.unit.builders import NOW, make_order, ready_to_ship
+
+DELIVERED = "2024-05-03T10:00:00Z"
+
+
+def delivered(order):
+    """Ship and deliver every fulfilment order, capturing what is due."""
+    for n, fo in enumerate(order.fulfillment_orders, start=1):
+        order.ship(fo.fulfillment_order_id, carrier="ups", tracking_number=f"1Z{n}", service="ground",
+                   lines=None, now=NOW)
+        order.apply_tracking(f"1Z{n}", {"checkpoints": [{"status": "delivered", "occurred_at": DELIVERED,
+                                                         "description": "", "location": ""}]})
+    amount = order.capture_due()
+    order.record_capture(amount=amount, capture_id="ch_1", idempotency_key="k:capture:1", shipment_id=None, now=NOW)
+    return order
+
+
+def open_return(order, lines, *, now="2024-05-10T10:00:00Z", source="customer", fee="0", returnless=0,
+                auto_approve=True, return_id="r1"):
+    return order.open_return(lines, return_id=return_id, rma_number=f"RMA-{return_id}", source=source, now=now,
+                             window_days=30, ship_replacement="after_receipt", restocking_fee_percent=fee,
+                             returnless_below=returnless, auto_approve=auto_approve)
+
+
+def test_a_customer_return_within_policy_is_approved_and_claims_its_units():
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00"), ("SKU-B", 1, "25.50")])))
+    ret, events = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "size_too_small"}])
+    assert [e.event_type for e in events] == ["ReturnRequested", "ReturnApproved"] and ret.status == "approved"
+    assert order.returnable("L1") == 1 and order.returns["r1"]["lines"] == {"L1": 1}
+    with pytest.raises(OrderRuleViolation) as error:
+        open_return(order, [{"line_id": "L1", "quantity": 2, "reason": "changed_mind"}], return_id="r2")
+    assert error.value.code == "quantity_exceeds_returnable"
+
+
+@pytest.mark.parametrize(("lines", "now", "code"), [
+    ([{"line_id": "L9", "quantity": 1, "reason": "damaged"}], "2024-05-10T10:00:00Z", "unknown_line"),
+    ([{"sku": "NOPE", "quantity": 1, "reason": "damaged"}], "2024-05-10T10:00:00Z", "unknown_sku"),
+    ([{"line_id": "L1", "quantity": 1, "reason": "bored"}], "2024-05-10T10:00:00Z", "invalid_reason"),
+    ([{"line_id": "L1", "quantity": 3, "reason": "damaged"}], "2024-05-10T10:00:00Z", "quantity_exceeds_returnable"),
+    ([{"line_id": "L1", "quantity": 1, "reason": "damaged"}], "2024-06-02T10:00:01Z", "return_window_closed"),
+])
+def test_a_return_the_order_does_not_allow_is_refused_and_claims_nothing(lines, now, code):
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00")])))
+    with pytest.raises(OrderRuleViolation) as error:
+        open_return(order, lines, now=now)
+    assert error.value.code == code and order.returns == {}
+
+
+def test_nothing_delivered_nothing_returnable():
+    order = ready_to_ship(make_order())
+    with pytest.raises(OrderRuleViolation) as error:
+        open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "damaged"}])
+    assert error.value.code == "nothing_returnable"
+
+
+def test_a_line_may_be_named_by_its_sku():
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00"), ("SKU-B", 1, "25.50")])))
+    ret, _ = open_return(order, [{"sku": "SKU-B", "quantity": 1, "reason": "wrong_item"}])
+    assert ret.lines[0].line_id == "L2"
+
+
+def test_a_unit_is_refunded_at_its_worth_with_discount_and_tax_less_the_fee_for_the_customers_reasons():
+    # 2 x 10.00 + 1 x 30.00, 5.00 order discount, 4.00 tax, 5.00 shipping: total 54.00
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00"), ("SKU-B", 1, "30.00")],
+                                               tax="4.00", discount="5.00")))
+    values = order.unit_values()
+    assert values["L1"] == Fraction(1000 * 4900, 5000)  # goods 49.00 shared by their own value 50.00
+    ret, _ = open_return(order, [{"line_id": "L1", "quantity": 2, "reason": "changed_mind"}], fee="10")
+    assert ret.refund_estimate == 1960 - 196  # 9.80 a unit, 10 % restocking fee
+    merchant = order.return_refund([{"line_id": "L2", "reason": "defective", "sellable": 1}], "10")
+    assert merchant == 2940  # no fee for the merchant's fault; shipping only when the whole group is back
+
+
+def test_missing_units_are_not_refunded_and_shipping_follows_a_whole_group_back_for_the_merchants_reasons():
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00")], tax="2.00")))  # total 27.00
+    ret, _ = open_return(order, [{"line_id": "L1", "quantity": 2, "reason": "damaged"}])
+    events = ret.receive("WH1", {"L1": {"sellable": 1, "missing": 1}}, NOW)
+    amount, units, shipping = order.record_returned("r1", events[0].data["lines"], "0")
+    assert (amount, units, shipping) == (1100, {"L1": 1}, 0)
+    order.returns["r1"]["lines"] = {"L1": 1}  # a second return brings the missing unit
+    amount, units, shipping = order.record_returned("r1", [{"line_id": "L1", "reason": "damaged", "damaged": 1}],
+                                                    "0")
+    assert (amount, shipping) == (1100 + 500, 500)  # the whole group is back: its shipping too
+    assert order.return_status == "returned"
+
+
+def test_many_units_in_many_receipts_come_to_the_cent():
+    # 7 units whose worth is 100/7 each: receipt by receipt, never more than floor(worth * n)
+    order = delivered(ready_to_ship(make_order([("SKU-A", 7, "1.00")], shipping="0", tax="0", discount="0",
+                                               total="7.00")))
+    order.total = 10000  # a worth of 100/7 a unit
+    ret, _ = open_return(order, [{"line_id": "L1", "quantity": 7, "reason": "damaged"}])
+    paid = 0
+    for _ in range(7):
+        events = ret.receive("WH1", {"L1": {"sellable": 1}}, NOW)
+        paid += order.record_returned("r1", events[-1].data["lines"], "0")[0]
+    assert paid == 10000
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(receipts=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2), st.integers(0, 1)), max_size=8),
+       fee=st.sampled_from(["0", "10", "12.5"]), reason=st.sampled_from(["damaged", "changed_mind"]))
+def test_no_sequence_of_partial_receipts_refunds_more_than_captured_or_restocks_more_than_returned(
+        receipts, fee, reason):
+    order = delivered(ready_to_ship(make_order([("SKU-A", 3, "9.99"), ("SKU-B", 2, "0.35")], tax="1.17",
+                                               discount="0.50")))
+    ret, _ = open_return(order, [{"line_id": "L1", "quantity": 3, "reason": reason},
+                                 {"line_id": "L2", "quantity": 2, "reason": reason}], fee=fee)
+    refunded = restocked = 0
+    for sellable, damaged, missing in receipts:
+        try:
+            events = ret.receive("WH1", {"L1": {"sellable": sellable, "damaged": damaged, "missing": missing}}, NOW)
+        except OrderRuleViolation:
+            continue
+        refunded += order.record_returned("r1", events[-1].data["lines"], fee)[0]
+        restocked += sellable
+    assert refunded <= order.payment.captured
+    assert restocked <= ret.lines[0].quantity and order.line("L1").returned <= 3
+    if not fee.strip("0") and reason == "damaged" and ret.lines[0].received == 3 and not ret.lines[0].missing:
+        assert refunded == int(order.unit_values()["L1"] * 3)
