@@ -10,6 +10,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 from functions.api.customers import customers
 from functions.api.ops import ops
 from functions.api.payment_ops import payment_ops
+from functions.api.returns_api import returns_api
 from functions.api.webhooks import webhooks
 
 logger = Logger(service="oms")
@@ -19,6 +20,7 @@ app.register_blueprint(customers)
 app.register_blueprint(webhooks)
 app.register_blueprint(ops)
 app.register_blueprint(payment_ops)
+app.register_blueprint(returns_api)
 
 # Queue and stream identities are replaced in the packaged template by template.yaml
 # (Chalice cannot reference resources it does not create); these names are the local defaults.
@@ -47,6 +49,12 @@ def handle_payments(event):
 @app.on_sqs_message(queue="oms-fulfillment", batch_size=10)
 def handle_fulfillment(event):
     from functions.order_events import handle_fulfillment as body
+    return body(event)
+
+
+@app.on_sqs_message(queue="oms-returns", batch_size=10)
+def handle_returns(event):
+    from functions.order_events import handle_returns as body
     return body(event)
 
 

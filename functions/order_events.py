@@ -127,3 +127,15 @@ def handle_payments(event) -> dict:
 def handle_fulfillment(event) -> dict:
     return consume(event, {"PaymentAuthorized": create_fulfillment_orders,
                            "PaymentRecorded": create_fulfillment_orders})
+
+
+def order_learns_of_return(detail: dict) -> None:
+    from oms.services.returns import order_learns
+
+    order_learns(_ctx(), detail)
+
+
+def handle_returns(event) -> dict:
+    """The order learns what became of its returns: units back (refunded), claims released."""
+    return consume(event, {name: order_learns_of_return for name in (
+        "ReturnApproved", "ReturnDeclined", "ReturnCancelled", "ReturnInTransit", "ReturnReceived", "ReturnClosed")})

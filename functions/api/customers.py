@@ -20,19 +20,28 @@ def health():
 @customers.route("/track/{order_ref}", methods=["GET"])
 @api_errors
 def track_order(order_ref: str):
+    from .views import tracking_view
+
+    order = find_customer_order(order_ref, (customers.current_request.query_params or {}).get("email"))
+    if order is None:
+        return error_response(404, *NOT_FOUND)
+    return json_response(200, tracking_view(order))
+
+
+def find_customer_order(order_ref: str, email: str | None):
+    """The order a customer proves is theirs (its OMS or channel number, and their e-mail), or
+    None for any mismatch: the caller answers the same 404 whatever was wrong."""
     from oms.adapters.system import normalise_order_number
     from oms.bootstrap import context
 
-    from .views import tracking_view
-
-    email = ((customers.current_request.query_params or {}).get("email") or "").strip().lower()
+    email = (email or "").strip().lower()
     if not email or not order_ref or len(order_ref) > 64 or len(email) > 320:
-        return error_response(404, *NOT_FOUND)
+        return None
     ctx = context()
     candidates = [ctx.store.find_by_order_number(normalise_order_number(order_ref))]
     candidates += ctx.store.find_by_channel_number(order_ref.strip())
     for order_id in dict.fromkeys(filter(None, candidates)):
         order = ctx.store.load(order_id)
         if order and hmac.compare_digest((order.customer.get("email") or "").strip().lower().encode(), email.encode()):
-            return json_response(200, tracking_view(order))
-    return error_response(404, *NOT_FOUND)
+            return order
+    return None

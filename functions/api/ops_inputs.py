@@ -75,3 +75,46 @@ class RefundIn(_Input):
 class EvidenceIn(_Input):
     submit: StrictBool = False
     overrides: dict[str, Annotated[str, Field(strict=True, max_length=20_000)]] = Field(default_factory=dict)
+
+
+class ExchangeIn(_Input):
+    sku: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+    quantity: Annotated[StrictInt, Field(gt=0, le=1000)] = 1
+    unit_price: DecimalAmount | None = None
+
+
+class ReturnLineIn(_Input):
+    """A unit coming back, named by its line or its SKU."""
+    line_id: Annotated[str, Field(strict=True, min_length=1, max_length=20)] | None = None
+    sku: Annotated[str, Field(strict=True, min_length=1, max_length=100)] | None = None
+    quantity: Annotated[StrictInt, Field(gt=0, le=100_000)]
+    reason: Annotated[str, Field(strict=True, min_length=1, max_length=40)]
+    note: Annotated[str, Field(strict=True, max_length=2000)] | None = None
+    exchange_for: ExchangeIn | None = None
+
+    @model_validator(mode="after")
+    def _named(self):
+        if not self.line_id and not self.sku:
+            raise ValueError("name the line by line_id or sku")
+        return self
+
+
+class ReturnIn(_Input):
+    lines: Annotated[list[ReturnLineIn], Field(min_length=1, max_length=100)]
+    ship_replacement: Literal["after_receipt", "immediately"] = "after_receipt"
+
+
+class ReturnTrackingIn(_Input):
+    carrier: Annotated[str, Field(strict=True, min_length=1, max_length=50)]
+    tracking_number: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+
+
+class ReceivedLine(_Input):
+    line_id: Annotated[str, Field(strict=True, min_length=1, max_length=20)]
+    quantity: Annotated[StrictInt, Field(gt=0, le=100_000)]
+    condition: Literal["sellable", "damaged", "missing"]
+
+
+class ReceiveIn(_Input):
+    location_id: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+    lines: Annotated[list[ReceivedLine], Field(min_length=1, max_length=200)]

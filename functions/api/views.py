@@ -21,7 +21,7 @@ def order_view(order: Order, history: list[dict]) -> dict:
         "lines": [{"line_id": line.line_id, "sku": line.sku, "name": line.name, "delivery_group": line.delivery_group,
                    "unit_price": money(line.unit_price), "status": line.status,
                    "ordered": line.ordered, "cancelled": line.cancelled, "allocated": line.allocated,
-                   "shipped": line.shipped, "delivered": line.delivered}
+                   "shipped": line.shipped, "delivered": line.delivered, "returned": line.returned}
                   for line in order.lines],
         "allocations": [asdict(a) for a in order.allocations],
         "fulfillment_orders": [{
@@ -30,6 +30,10 @@ def order_view(order: Order, history: list[dict]) -> dict:
             "shipments": [asdict(s) for s in fo.shipments]} for fo in order.fulfillment_orders],
         "payments": payments_view(order),
         "refunds": [refund_view(order, refund) for refund in order.payment.refunds],
+        "return_status": order.return_status,
+        "returns": [{"return_id": return_id, "rma_number": r["rma_number"], "status": r["status"],
+                     "lines": [{"line_id": k, "claimed": v} for k, v in r["lines"].items()]}
+                    for return_id, r in order.returns.items()],
         "disputes": [dispute_view(order, dispute) for dispute in order.payment.disputes],
         "totals": {"merchandise": money(order.merchandise_total), "shipping": money(order.shipping_total),
                    "tax": money(order.tax_total), "discount": money(order.discount_total), "total": money(order.total)},
@@ -94,3 +98,20 @@ def tracking_view(order: Order) -> dict:
                                   for e in s.events]}
                       for _, s in order.shipments()],
     }
+
+
+def return_view(ret, history: list[dict] | None = None) -> dict:
+    money = lambda minor: to_decimal_string(minor, ret.currency)  # noqa: E731
+    view = {
+        "return_id": ret.return_id, "rma_number": ret.rma_number, "order_id": ret.order_id,
+        "order_number": ret.order_number, "status": ret.status, "source": ret.source, "created_at": ret.created_at,
+        "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity, "reason": line.reason,
+                   "note": line.note, "received": line.received, "sellable": line.sellable,
+                   "damaged": line.damaged, "missing": line.missing} for line in ret.lines],
+        "refund_estimate": money(ret.refund_estimate), "currency": ret.currency,
+        "exchange_order_id": ret.exchange_order_id, "ship_replacement": ret.ship_replacement,
+        "restocking_fee_percent": ret.restocking_fee_percent, "returnless": ret.returnless,
+        "tracking": ret.tracking, "receipts": ret.receipts, "decline_reason": ret.decline_reason}
+    if history is not None:
+        view["history"] = [{k: h[k] for k in ("sequence", "event_type", "occurred_at", "data")} for h in history]
+    return view

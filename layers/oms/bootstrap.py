@@ -6,7 +6,7 @@ import os
 from functools import cache
 
 from oms.adapters.dynamodb import DynamoStore
-from oms.adapters.system import SystemClock, new_order_id, new_order_number
+from oms.adapters.system import SystemClock, new_order_id, new_order_number, new_return_id, new_rma_number
 from oms.services.context import Context
 
 
@@ -32,4 +32,5 @@ def context() -> Context:
     store = DynamoStore(clock)
     return Context(store=store, inventory=store, payments=_payment_processor(), clock=clock,
                    new_order_id=new_order_id, new_order_number=new_order_number, channels=_channel_api,
+                   returns=store, new_return_id=new_return_id, new_rma_number=new_rma_number,
                    authorization_validity_days=int(os.environ.get("OMS_AUTHORIZATION_VALIDITY_DAYS", "7")))

@@ -15,17 +15,15 @@
   SKU#<sku> / H#<location>#<ver>   inventory history (InventoryAdjusted), published like order history
   LOCATIONS / <location_id>        fulfilment locations, one partition so a Query lists them
   BACKORDERS / <received_at>#<id>  orders waiting for stock, first come first served
+  RETURN#<id> ...                  returns: see dynamodb_returns.py
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from oms.domain.events import DomainEvent
@@ -41,65 +39,18 @@ from oms.services.ports import (
     StockMove,
 )
 
-TABLE = os.environ.get("OMS_TABLE", "oms-local")
-REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-
-
-class _Item(Model):
-    class Meta:
-        table_name = TABLE
-        region = REGION
-
-    pk = UnicodeAttribute(hash_key=True)
-    sk = UnicodeAttribute(range_key=True)
-
-
-class OrderItem(_Item):
-    doc = JSONAttribute()
-    status = UnicodeAttribute()
-    history_length = NumberAttribute()
-    version = VersionAttribute()
-
-
-class HistoryItem(_Item):
-    event_id = UnicodeAttribute()
-    event_type = UnicodeAttribute()
-    occurred_at = UnicodeAttribute()
-    aggregate_id = UnicodeAttribute()
-    sequence = NumberAttribute()
-    data = JSONAttribute()
-
-
-class RefItem(_Item):
-    order_id = UnicodeAttribute()
-    order_number = UnicodeAttribute(null=True)
-    body_hash = UnicodeAttribute(null=True)
-    shipment_id = UnicodeAttribute(null=True)
-
-
-class UnmatchedTrackingItem(_Item):
-    update = JSONAttribute()
-    received_at = UnicodeAttribute()
-
-
-class StockItem(_Item):
-    on_hand = NumberAttribute(default=0)
-    reserved = NumberAttribute(default=0)
-    safety_stock = NumberAttribute(default=0)
-    available = NumberAttribute(default=0)  # on_hand - reserved - safety_stock, kept so a condition can test it
-    version = NumberAttribute(default=0)
-
-
-class LocationItem(_Item):
-    name = UnicodeAttribute()
-    type = UnicodeAttribute()
-    priority = NumberAttribute()
-    address = JSONAttribute()
-
-
-class BackorderItem(_Item):
-    order_id = UnicodeAttribute()
-    skus = JSONAttribute()
+from .dynamodb_models import (
+    REGION,
+    BackorderItem,
+    HistoryItem,
+    LocationItem,
+    OrderItem,
+    RefItem,
+    StockItem,
+    UnmatchedTrackingItem,
+    history_record,
+)
+from .dynamodb_returns import ReturnsTable, write_return
 
 
 def _merge_moves(moves: list[StockMove]) -> list[StockMove]:
@@ -117,13 +68,8 @@ def _order_key(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
 
-def history_record(aggregate_id: str, sequence: int, occurred_at: str, event: DomainEvent) -> dict:
-    return {"event_id": f"{aggregate_id}:{sequence}", "event_type": event.event_type, "occurred_at": occurred_at,
-            "aggregate_id": aggregate_id, "sequence": sequence, "data": event.data}
-
-
-class DynamoStore:
-    """Implements OrderStore and InventoryStore on one table."""
+class DynamoStore(ReturnsTable):
+    """Implements OrderStore, InventoryStore and ReturnStore on one table."""
 
     def __init__(self, clock):
         self._clock = clock
@@ -169,6 +115,8 @@ class DynamoStore:
                     tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),
                             condition=RefItem.pk.does_not_exist() | (RefItem.order_id == order.order_id))
                     tags.append("tracking")
+                for opened in change.returns:  # a return and its claim on this order agree, or neither is written
+                    write_return(tx, opened, now, tags)
                 for guard in change.guards:
                     tx.save(RefItem(f"GUARD#{guard}", "REF", order_id=order.order_id),
                             condition=RefItem.pk.does_not_exist())
@@ -313,7 +261,7 @@ class DynamoStore:
             event = DomainEvent("InventoryAdjusted", {
                 "sku": sku, "location_id": location_id, "on_hand": on_hand, "safety_stock": safety_stock,
                 "previous_on_hand": previous["on_hand"], "previous_safety_stock": previous["safety_stock"],
-                "reserved": reserved, "available": max(0, on_hand - reserved - safety_stock)})
+                "reserved": reserved, "available": max(0, on_hand - reserved - safety_stock), "reason": "count"})
             record = history_record(f"{sku}@{location_id}", version + 1, now, event)
             try:
                 with TransactWrite(connection=self._connection) as tx:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .ports import ChannelNotifier, InventoryStore, OrderStore, PaymentProcessor
+from .ports import ChannelNotifier, InventoryStore, OrderStore, PaymentProcessor, ReturnStore
 
 
 def _no_channel_api(channel: str) -> ChannelNotifier | None:
@@ -32,6 +32,9 @@ class Context:
     payment_attempts: int = 3
     authorization_validity_days: int = 7  # an older authorisation is renewed before a capture
     channels: Callable[[str], ChannelNotifier | None] = _no_channel_api  # a channel's API, if it has one
+    returns: ReturnStore | None = None
+    new_return_id: Callable[[], str] | None = None
+    new_rma_number: Callable[[], str] | None = None
 
     def backoff(self, attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
         """Full-jitter exponential backoff between retries of a contended or failing step."""

@@ -124,7 +124,24 @@ def cancel_order(ctx: Context, order_id: str, requested: dict[str, int] | None, 
 
 
 def apply_tracking_update(ctx: Context, update: dict) -> str:
-    """Returns "applied", "duplicate" or "unmatched" (kept, so the carrier stops retrying)."""
+    """Returns "applied", "duplicate" or "unmatched" (kept, so the carrier stops retrying). A
+    parcel coming back to us (a return's) moves the return."""
+    return_id = ctx.returns.find_return_by_tracking(update["tracking_number"]) if ctx.returns else None
+    if return_id:
+        from oms.domain.returns import Return
+
+        from .ports import ReturnCommit
+        from .returns import change_return
+
+        changed: list[bool] = []
+
+        def step(ret: Return) -> ReturnCommit:
+            seen = len(ret.tracking["events"]) if ret.tracking else 0
+            events = ret.apply_tracking(update.get("checkpoints", []))
+            changed[:] = [bool(ret.tracking) and len(ret.tracking["events"]) != seen]
+            return ReturnCommit(ret, events, state_only=changed[0])
+        change_return(ctx, return_id, step)
+        return "applied" if changed and changed[0] else "duplicate"
     order_id = ctx.store.find_by_tracking_number(update["tracking_number"])
     if order_id is None:
         ctx.store.record_unmatched_tracking(update["tracking_number"], update, ctx.clock.now())

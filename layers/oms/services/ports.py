@@ -7,6 +7,7 @@ from typing import Protocol
 from oms.domain.events import DomainEvent
 from oms.domain.inventory import Location, StockLevel
 from oms.domain.order import Order
+from oms.domain.returns import Return
 
 
 class ConcurrentModification(Exception):
@@ -38,6 +39,17 @@ class StockMove:
 
 
 @dataclass
+class ReturnCommit:
+    """A return's change, written in one transaction (with its order's, when they must agree)."""
+    ret: Return
+    events: list[DomainEvent]
+    is_new: bool = False
+    restock: list[StockMove] = field(default_factory=list)  # sellable units back on hand (`release` = units)
+    tracking_numbers: list[str] = field(default_factory=list)
+    state_only: bool = False  # commit even without events (new checkpoints of the parcel coming back)
+
+
+@dataclass
 class OrderCommit:
     """Everything one step changes, written in a single DynamoDB transaction."""
     order: Order
@@ -52,6 +64,7 @@ class OrderCommit:
     # Keys written once with the change (e.g. a processor's event id): a second commit of the
     # same key fails, so a redelivered event is applied once.
     guards: list[str] = field(default_factory=list)
+    returns: list[ReturnCommit] = field(default_factory=list)  # a return opened with the order's claim
     state_only: bool = False  # commit even without events (a decision recorded before an outside call)
 
 
@@ -75,6 +88,14 @@ class OrderStore(Protocol):
     def record_unmatched_payment_event(self, event_id: str, event: dict, received_at: str) -> None: ...
     def record_unmatched_tracking(self, tracking_number: str, update: dict, received_at: str) -> None: ...
     def backordered_orders(self) -> list[tuple[str, list[str]]]: ...
+
+
+class ReturnStore(Protocol):
+    def load_return(self, return_id: str) -> Return | None: ...
+    def commit_return(self, change: ReturnCommit) -> None: ...
+    def list_returns(self, status: str | None, cursor: str | None, limit: int) -> tuple[list[Return], str | None]: ...
+    def return_history(self, return_id: str) -> list[dict]: ...
+    def find_return_by_tracking(self, tracking_number: str) -> str | None: ...
 
 
 class InventoryStore(Protocol):

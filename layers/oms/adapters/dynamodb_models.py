@@ -1,0 +1,74 @@
+"""The table's item shapes (PynamoDB models), shared by the order, stock and return stores."""
+from __future__ import annotations
+
+import os
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.models import Model
+
+from oms.domain.events import DomainEvent
+
+TABLE = os.environ.get("OMS_TABLE", "oms-local")
+REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
+class _Item(Model):
+    class Meta:
+        table_name = TABLE
+        region = REGION
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+
+
+class OrderItem(_Item):
+    doc = JSONAttribute()
+    status = UnicodeAttribute()
+    history_length = NumberAttribute()
+    version = VersionAttribute()
+
+
+class HistoryItem(_Item):
+    event_id = UnicodeAttribute()
+    event_type = UnicodeAttribute()
+    occurred_at = UnicodeAttribute()
+    aggregate_id = UnicodeAttribute()
+    sequence = NumberAttribute()
+    data = JSONAttribute()
+
+
+class RefItem(_Item):
+    order_id = UnicodeAttribute()
+    order_number = UnicodeAttribute(null=True)
+    body_hash = UnicodeAttribute(null=True)
+    shipment_id = UnicodeAttribute(null=True)
+
+
+class UnmatchedTrackingItem(_Item):
+    update = JSONAttribute()
+    received_at = UnicodeAttribute()
+
+
+class StockItem(_Item):
+    on_hand = NumberAttribute(default=0)
+    reserved = NumberAttribute(default=0)
+    safety_stock = NumberAttribute(default=0)
+    available = NumberAttribute(default=0)  # on_hand - reserved - safety_stock, kept so a condition can test it
+    version = NumberAttribute(default=0)
+
+
+class LocationItem(_Item):
+    name = UnicodeAttribute()
+    type = UnicodeAttribute()
+    priority = NumberAttribute()
+    address = JSONAttribute()
+
+
+class BackorderItem(_Item):
+    order_id = UnicodeAttribute()
+    skus = JSONAttribute()
+
+
+def history_record(aggregate_id: str, sequence: int, occurred_at: str, event: DomainEvent) -> dict:
+    return {"event_id": f"{aggregate_id}:{sequence}", "event_type": event.event_type, "occurred_at": occurred_at,
+            "aggregate_id": aggregate_id, "sequence": sequence, "data": event.data}

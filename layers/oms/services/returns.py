@@ -1,0 +1,144 @@
+"""Returns: opened by a customer or an operator against the order's delivered units, decided,
+tracked back, received (sellable units restocked, damaged ones written off), refunded and closed.
+The return is its own aggregate; the order learns what came back from its events (returns queue)."""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from oms.domain.events import DomainEvent
+from oms.domain.money import to_minor
+from oms.domain.order import Order
+from oms.domain.returns import Return
+
+from .context import Context
+from .orders import MAX_ATTEMPTS, UnknownOrder, update_order
+from .ports import ConcurrentModification, OrderCommit, ReturnCommit, StockMove
+
+
+class UnknownReturn(LookupError):
+    """No return has that id."""
+
+
+@dataclass(frozen=True)
+class ReturnPolicy:
+    window_days: int = 30
+    auto_approve: bool = True
+    restocking_fee_percent: str = "0"
+    returnless_below: str = "0"  # in the order's currency; 0 = off
+
+    @classmethod
+    def from_environment(cls) -> ReturnPolicy:
+        return cls(window_days=int(os.environ.get("OMS_RETURN_WINDOW_DAYS", "30")),
+                   auto_approve=os.environ.get("OMS_RETURN_AUTO_APPROVE", "1") == "1",
+                   restocking_fee_percent=os.environ.get("OMS_RESTOCKING_FEE_PERCENT", "0"),
+                   returnless_below=os.environ.get("OMS_RETURNLESS_REFUND_BELOW", "0"))
+
+
+def open_return(ctx: Context, order_id: str, lines: list[dict], *, source: str, ship_replacement: str,
+                policy: ReturnPolicy) -> Return:
+    """The return and its claim on the order's units commit together: two requests at once can
+    never claim the same unit."""
+    opened: dict = {}
+
+    def step(order: Order) -> OrderCommit:
+        ret, events = order.open_return(
+            lines, return_id=ctx.new_return_id(), rma_number=ctx.new_rma_number(), source=source,
+            now=ctx.clock.now(), window_days=policy.window_days, ship_replacement=ship_replacement,
+            restocking_fee_percent=policy.restocking_fee_percent,
+            returnless_below=to_minor(policy.returnless_below, order.currency), auto_approve=policy.auto_approve)
+        opened["return"] = ret
+        return OrderCommit(order, [], state_only=True, returns=[ReturnCommit(ret, events, is_new=True)])
+    update_order(ctx, order_id, step)
+    return opened["return"]
+
+
+def change_return(ctx: Context, return_id: str, step: Callable[[Return], ReturnCommit | None]) -> Return:
+    """Load, apply, commit the return; on a lost race reload and try again."""
+    for attempt in range(MAX_ATTEMPTS):
+        ret = ctx.returns.load_return(return_id)
+        if ret is None:
+            raise UnknownReturn(return_id)
+        change = step(ret)
+        if change is None or not (change.events or change.restock or change.tracking_numbers or change.state_only):
+            return ret
+        try:
+            ctx.returns.commit_return(change)
+            return ret
+        except ConcurrentModification:
+            ctx.backoff(attempt)
+    raise ConcurrentModification(return_id)
+
+
+def approve(ctx: Context, return_id: str) -> Return:
+    return change_return(ctx, return_id, lambda ret: ReturnCommit(ret, ret.approve()))
+
+
+def decline(ctx: Context, return_id: str, reason: str) -> Return:
+    return change_return(ctx, return_id, lambda ret: ReturnCommit(ret, ret.decline(reason)))
+
+
+def cancel(ctx: Context, return_id: str, reason: str) -> Return:
+    return change_return(ctx, return_id, lambda ret: ReturnCommit(ret, ret.cancel(reason)))
+
+
+def close(ctx: Context, return_id: str) -> Return:
+    return change_return(ctx, return_id, lambda ret: ReturnCommit(ret, ret.close()))
+
+
+def register_tracking(ctx: Context, return_id: str, carrier: str, tracking_number: str) -> Return:
+    def step(ret: Return) -> ReturnCommit:
+        ret.register_tracking(carrier, tracking_number)
+        return ReturnCommit(ret, [], tracking_numbers=[tracking_number])
+    return change_return(ctx, return_id, step)
+
+
+def receive(ctx: Context, return_id: str, location_id: str, lines: dict[str, dict[str, int]]) -> Return:
+    """Units arrive: sellable ones go back on hand at the location in the same transaction."""
+    def step(ret: Return) -> ReturnCommit:
+        events = ret.receive(location_id, lines, ctx.clock.now())
+        restock = [StockMove(item["sku"], location_id, release=item["sellable"])
+                   for item in events[0].data["lines"] if item["sellable"]]
+        return ReturnCommit(ret, events, restock=restock)
+    return change_return(ctx, return_id, step)
+
+
+# ---- the order learns what happened to its return (the returns queue) --------------------------------
+
+def order_learns(ctx: Context, detail: dict) -> list[DomainEvent]:
+    """ReturnReceived: the units count as returned and are refunded; any other status change
+    releases (or keeps) the order's claim on the units."""
+    data = detail["data"]
+    if detail["event_type"] == "ReturnReceived":
+        return refund_receipt(ctx, data)
+    status = {"ReturnApproved": "approved", "ReturnDeclined": "declined", "ReturnCancelled": "cancelled",
+              "ReturnInTransit": "in_transit", "ReturnClosed": "closed"}[detail["event_type"]]
+    return update_order(ctx, data["order_id"], lambda order: OrderCommit(
+        order, [], state_only=order.record_return_status(data["return_id"], status)))
+
+
+def refund_receipt(ctx: Context, data: dict) -> list[DomainEvent]:
+    """What the receipt's units are worth goes back, through the refunds (once per receipt: the
+    request key names it), never more than is left to refund. RefundRequested then takes it to
+    the processor (payments queue) or the channel (channel-updates queue)."""
+    key = f"{data['return_id']}:receipt:{data['receipt']}"
+
+    def step(order: Order) -> OrderCommit | None:
+        if order.refund_by_request_key(key) is not None:
+            return None  # this receipt was refunded already (a redelivered event)
+        amount, units, shipping = order.record_returned(data["return_id"], data["lines"],
+                                                        data["restocking_fee_percent"])
+        order.record_return_status(data["return_id"], "received")
+        amount = min(amount, order.payment.refundable())
+        if amount <= 0:
+            return OrderCommit(order, [], state_only=True)
+        merchant = any(item["reason"] in ("damaged", "defective") for item in data["lines"])
+        _, events = order.request_refund(
+            amount=amount, lines=units, shipping=shipping, reason="damaged" if merchant else "other", case_id=None,
+            request_key=key, request_hash=key, now=ctx.clock.now(), return_id=data["return_id"])
+        return OrderCommit(order, events)
+    try:
+        return update_order(ctx, data["order_id"], step)
+    except UnknownOrder:
+        return []

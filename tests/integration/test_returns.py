@@ -1,0 +1,141 @@
+"""Returns through the API and the queues, against the local Stripe: a customer returns units of
+a delivered order, the parcel is tracked back, the warehouse receives it in two parts (sellable
+units back on sale, damaged ones written off), each receipt is refunded to the cent, the order
+counts its returned units; refusals write nothing; the operators' lists read an index."""
+from __future__ import annotations
+
+import json
+
+from tests.support.orders import canonical_order
+
+LINES = [{"sku": "SKU-1", "quantity": 2, "unit_price": "10.00"}, {"sku": "SKU-2", "quantity": 1, "unit_price": "30.00"}]
+
+
+def delivered(api) -> dict:
+    order_id = api.place(canonical_order(lines=LINES))
+    api.pipeline.drain()
+    api.ship(order_id, f"1Z{order_id[-10:]}")
+    api.pipeline.drain()
+    api.webhook("tracking", {"tracking_number": f"1Z{order_id[-10:]}", "status": "delivered",
+                             "occurred_at": api.order(order_id)["placed_at"].replace("2026-11-26", "2026-11-28"),
+                             "description": "Delivered", "location": "New York"})
+    api.pipeline.drain()
+    order = api.order(order_id)
+    assert order["status"] == "delivered" and order["payments"]["captured"] == "58.20"
+    return order
+
+
+def customer_return(api, order, body, email="ada@example.com"):
+    return api.http.post(f"/track/{order['order_number']}/returns?email={email}", body=json.dumps(body).encode(),
+                         headers={"Content-Type": "application/json"})
+
+
+def test_a_customer_return_received_in_two_parts_is_restocked_and_refunded(stocked):
+    api = stocked
+    order = delivered(api)
+    created = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 2, "reason": "damaged"}]})
+    assert created.status_code == 201, created.body
+    ret = created.json_body
+    assert ret["status"] == "approved" and ret["rma_number"].startswith("RMA-") and ret["exchange_order_id"] is None
+    # two units of 10.00 carry their share of the 3.20 tax (20.00 of 50.00 goods): 10.64 each
+    assert ret["refund_estimate"] == "21.28"
+    api.pipeline.drain()
+    assert api.order(order["order_id"])["returns"][0]["status"] == "approved"
+
+    assert api.ops("POST", f"/returns/{ret['return_id']}/tracking",
+                   {"carrier": "UPS", "tracking_number": "1ZBACK0001"}).status_code == 200
+    moved = api.webhook("tracking", {"tracking_number": "1ZBACK0001", "status": "in_transit",
+                                     "occurred_at": "2026-12-01T09:00:00Z", "description": "Picked up",
+                                     "location": "New York"})
+    assert moved.status_code == 202 and moved.json_body["result"] == "applied"
+    assert api.ops("GET", f"/returns/{ret['return_id']}").json_body["status"] == "in_transit"
+
+    before = api.ops("GET", "/inventory/SKU-1").json_body["totals"]["on_hand"]
+    first = api.ops("POST", f"/returns/{ret['return_id']}/receive",
+                    {"location_id": "WH1", "lines": [{"line_id": "L1", "quantity": 1, "condition": "sellable"}]})
+    assert first.status_code == 200 and first.json_body["status"] == "received"
+    api.pipeline.drain()
+    assert api.ops("GET", "/inventory/SKU-1").json_body["totals"]["on_hand"] == before + 1
+    order_now = api.order(order["order_id"])
+    assert order_now["lines"][0]["returned"] == 1 and order_now["return_status"] == "partially_returned"
+    assert [(r["amount"], r["status"]) for r in order_now["refunds"]] == [("10.64", "succeeded")]
+
+    second = api.ops("POST", f"/returns/{ret['return_id']}/receive",
+                     {"location_id": "WH1", "lines": [{"line_id": "L1", "quantity": 1, "condition": "damaged"}]})
+    assert second.status_code == 200
+    api.pipeline.drain()
+    assert api.ops("GET", "/inventory/SKU-1").json_body["totals"]["on_hand"] == before + 1  # written off
+    order_now = api.order(order["order_id"])
+    assert [r["amount"] for r in order_now["refunds"]] == ["10.64", "10.64"]
+    assert order_now["payments"]["refunded"] == "21.28" and order_now["lines"][0]["returned"] == 2
+    assert api.ops("POST", f"/returns/{ret['return_id']}/close", {}).json_body["status"] == "closed"
+    api.pipeline.drain()  # a redelivered ReturnReceived would refund nothing twice
+    assert api.order(order["order_id"])["payments"]["refunded"] == "21.28"
+    history = [h["event_type"] for h in api.ops("GET", f"/returns/{ret['return_id']}").json_body["history"]]
+    assert history == ["ReturnRequested", "ReturnApproved", "ReturnInTransit", "ReturnReceived", "ReturnReceived",
+                       "ReturnClosed"]
+
+
+def test_the_whole_group_back_for_the_merchants_reasons_refunds_its_shipping_too(stocked):
+    api = stocked
+    order = delivered(api)
+    ret = api.ops("POST", f"/orders/{order['order_id']}/returns", {"lines": [
+        {"line_id": "L1", "quantity": 2, "reason": "wrong_item"},
+        {"sku": "SKU-2", "quantity": 1, "reason": "defective"}]}).json_body
+    assert ret["status"] == "approved" and ret["refund_estimate"] == "58.20"  # everything, shipping too
+    api.ops("POST", f"/returns/{ret['return_id']}/receive", {"location_id": "WH1", "lines": [
+        {"line_id": "L1", "quantity": 2, "condition": "sellable"}, {"line_id": "L2", "quantity": 1,
+                                                                     "condition": "sellable"}]})
+    api.pipeline.drain()
+    order_now = api.order(order["order_id"])
+    assert order_now["payments"]["refunded"] == "58.20" and order_now["return_status"] == "returned"
+    assert order_now["status"] == "delivered"  # the order's own status does not change
+
+
+def test_refusals_write_nothing_and_a_wrong_email_is_the_same_404(stocked):
+    api = stocked
+    order = delivered(api)
+    assert customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "damaged"}]},
+                           email="eve@example.com").status_code == 404
+    for body, status, code in [
+        ({"lines": [{"line_id": "L1", "quantity": 3, "reason": "damaged"}]}, 422, "quantity_exceeds_returnable"),
+        ({"lines": [{"line_id": "L1", "quantity": 1, "reason": "bored"}]}, 422, "invalid_reason"),
+        ({"lines": [{"sku": "NOPE", "quantity": 1, "reason": "damaged"}]}, 422, "unknown_sku"),
+        ({"lines": [{"line_id": "L1", "quantity": 1, "reason": "damaged"}], "ship_replacement": "immediately"},
+         422, "validation_failed"),
+    ]:
+        response = customer_return(api, order, body)
+        assert (response.status_code, response.json_body["error"]["code"]) == (status, code), response.body
+    assert api.order(order["order_id"])["returns"] == []
+    assert api.ops("GET", "/returns?status=requested").json_body["returns"] == []
+
+    fresh = api.place(canonical_order(lines=LINES))
+    api.pipeline.drain()
+    refused = api.ops("POST", f"/orders/{fresh}/returns", {"lines": [{"line_id": "L1", "quantity": 1,
+                                                                       "reason": "damaged"}]})
+    assert refused.status_code == 409 and refused.json_body["error"]["code"] == "nothing_returnable"
+
+
+def test_declined_and_cancelled_returns_release_their_units_and_lists_come_newest_first(stocked, monkeypatch):
+    api = stocked
+    order = delivered(api)
+    monkeypatch.setenv("OMS_RETURN_AUTO_APPROVE", "0")
+    first = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 2, "reason": "changed_mind"}]})
+    assert first.json_body["status"] == "requested"
+    again = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "changed_mind"}]})
+    assert again.status_code == 422  # both units are claimed by the open return
+    declined = api.ops("POST", f"/returns/{first.json_body['return_id']}/decline", {"reason": "worn"})
+    assert declined.status_code == 200 and declined.json_body["status"] == "declined"
+    api.pipeline.drain()  # the order learns: the units are free again
+    second = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 2, "reason": "changed_mind"}]})
+    assert second.status_code == 201
+    cancelled = api.ops("POST", f"/returns/{second.json_body['return_id']}/cancel", {"reason": "kept them"})
+    assert cancelled.json_body["status"] == "cancelled"
+    assert api.ops("POST", f"/returns/{second.json_body['return_id']}/approve", {}).status_code == 409
+    listed = api.ops("GET", "/returns").json_body
+    ids = [r["return_id"] for r in listed["returns"]]
+    assert ids[:2] == [second.json_body["return_id"], first.json_body["return_id"]]
+    by_status = api.ops("GET", "/returns?status=declined").json_body["returns"]
+    assert [r["return_id"] for r in by_status] == [first.json_body["return_id"]]
+    assert api.ops("GET", "/returns?status=lost").status_code == 422
+    assert api.ops("GET", "/returns/r-nope").status_code == 404
