@@ -139,3 +139,17 @@ def test_declined_and_cancelled_returns_release_their_units_and_lists_come_newes
     assert [r["return_id"] for r in by_status] == [first.json_body["return_id"]]
     assert api.ops("GET", "/returns?status=lost").status_code == 422
     assert api.ops("GET", "/returns/r-nope").status_code == 404
+
+
+def test_a_return_worth_less_than_the_returnless_threshold_is_refunded_at_once(stocked, monkeypatch):
+    api = stocked
+    order = delivered(api)
+    monkeypatch.setenv("OMS_RETURNLESS_REFUND_BELOW", "15.00")
+    ret = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "changed_mind"}]})
+    assert ret.status_code == 201 and ret.json_body["returnless"] and ret.json_body["status"] == "closed"
+    before = api.ops("GET", "/inventory/SKU-1").json_body["totals"]["on_hand"]
+    api.pipeline.drain()
+    order_now = api.order(order["order_id"])
+    assert order_now["payments"]["refunded"] == "10.64" and order_now["lines"][0]["returned"] == 1
+    assert order_now["returns"][0]["status"] == "closed"
+    assert api.ops("GET", "/inventory/SKU-1").json_body["totals"]["on_hand"] == before  # nothing came back

@@ -128,3 +128,16 @@ def test_no_sequence_of_partial_receipts_refunds_more_than_captured_or_restocks_
     assert restocked <= ret.lines[0].quantity and order.line("L1").returned <= 3
     if not fee.strip("0") and reason == "damaged" and ret.lines[0].received == 3 and not ret.lines[0].missing:
         assert refunded == int(order.unit_values()["L1"] * 3)
+
+
+def test_a_return_worth_less_than_the_threshold_is_refunded_at_approval_and_nothing_comes_back():
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "3.00")], shipping="5.00", tax="0")))
+    ret, events = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "changed_mind"}], returnless=500)
+    assert ret.returnless and [e.event_type for e in events] == [
+        "ReturnRequested", "ReturnApproved", "ReturnReceived", "ReturnClosed"]
+    received = events[2].data
+    assert received["returnless"] and received["lines"][0]["kept"] == 1 and received["lines"][0]["sellable"] == 0
+    assert order.record_returned("r1", received["lines"], "0")[0] == 300
+    big, events = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "changed_mind"}], returnless=200,
+                              return_id="r2")
+    assert not big.returnless and [e.event_type for e in events][-1] == "ReturnApproved"

@@ -16,6 +16,9 @@ from .fulfillment import _moment
 from .holds import OrderRuleViolation
 from .returns import MERCHANT_FAULT, REASONS, Return, ReturnLine
 
+# A return's statuses in the order they come; the last three end it.
+RETURN_PROGRESS = ("requested", "approved", "in_transit", "received", "closed", "declined", "cancelled")
+
 
 class OrderReturns:
     """Mixed into Order: uses its lines, shipments, totals and payment."""
@@ -81,8 +84,8 @@ class OrderReturns:
                       for line in lines],
             "refund_estimate": ret.refund_estimate, "currency": self.currency})]
         if source == "operator" or auto_approve:
-            events += ret.approve()
-            self.returns[return_id]["status"] = ret.status
+            events += ret.approve(now)  # the order learns of the rest (received, closed) from the events
+            self.returns[return_id]["status"] = "approved"
         return ret, events
 
     def _line_for_sku(self, sku: str | None) -> str | None:
@@ -100,7 +103,7 @@ class OrderReturns:
         before = {line.line_id: line.returned for line in self.lines}
         amount = 0
         for item in received:
-            units = item.get("sellable", 0) + item.get("damaged", 0)
+            units = item.get("sellable", 0) + item.get("damaged", 0) + item.get("kept", 0)
             value, done = values[item["line_id"]], before[item["line_id"]]
             worth = int(value * (done + units)) - int(value * done)
             before[item["line_id"]] = done + units
@@ -114,7 +117,7 @@ class OrderReturns:
         returned = {line.line_id: line.returned for line in self.lines}
         customer = {line.line_id: line.returned_for_customer_reasons for line in self.lines}
         for item in received:
-            units = item.get("sellable", 0) + item.get("damaged", 0)
+            units = item.get("sellable", 0) + item.get("damaged", 0) + item.get("kept", 0)
             returned[item["line_id"]] += units
             if item["reason"] not in MERCHANT_FAULT:
                 customer[item["line_id"]] += units
@@ -135,7 +138,7 @@ class OrderReturns:
         claim = self.returns.get(return_id, {"lines": {}})
         units: dict[str, int] = {}
         for item in received:
-            came = item.get("sellable", 0) + item.get("damaged", 0)
+            came = item.get("sellable", 0) + item.get("damaged", 0) + item.get("kept", 0)
             line = self.line(item["line_id"])
             line.returned += came
             if item["reason"] not in MERCHANT_FAULT:
@@ -148,9 +151,10 @@ class OrderReturns:
         return amount, units, sum(g.shipping_total for g in self.delivery_groups if g.group_id in groups)
 
     def record_return_status(self, return_id: str, status: str) -> bool:
-        """The return moved on: a declined, cancelled or closed one claims nothing any more."""
+        """The return moved on (its events may arrive in any order: a status never moves back);
+        a declined, cancelled or closed one claims nothing any more."""
         claim = self.returns.get(return_id)
-        if claim is None or claim["status"] == status:
+        if claim is None or RETURN_PROGRESS.index(status) <= RETURN_PROGRESS.index(claim["status"]):
             return False
         claim["status"] = status
         if status in ("declined", "cancelled", "closed"):

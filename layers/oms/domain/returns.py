@@ -32,10 +32,11 @@ class ReturnLine:
     sellable: int = 0
     damaged: int = 0
     missing: int = 0
+    kept: int = 0  # a returnless refund: the customer keeps the unit, it is refunded, nothing comes back
 
     @property
     def received(self) -> int:
-        return self.sellable + self.damaged + self.missing
+        return self.sellable + self.damaged + self.missing + self.kept
 
     @property
     def merchant_fault(self) -> bool:
@@ -73,11 +74,25 @@ class Return:
     def _data(self, **more) -> dict:
         return {"return_id": self.return_id, "rma_number": self.rma_number, "order_id": self.order_id, **more}
 
-    def approve(self) -> list[DomainEvent]:
+    def approve(self, now: str = "") -> list[DomainEvent]:
+        """Approved; a returnless one (worth less than the policy's threshold) is refunded at once
+        and closed: nothing needs to come back."""
         if self.status == "approved":
             return []
         self._move("approve", "approved")
-        return [DomainEvent("ReturnApproved", self._data(returnless=self.returnless))]
+        events = [DomainEvent("ReturnApproved", self._data(returnless=self.returnless))]
+        if not self.returnless:
+            return events
+        for line in self.lines:
+            line.kept = line.quantity
+        self.status = "received"
+        lines = [{"line_id": line.line_id, "sku": line.sku, "reason": line.reason, "sellable": 0, "damaged": 0,
+                  "missing": 0, "kept": line.kept} for line in self.lines]
+        self.receipts.append({"receipt": 1, "location_id": None, "received_at": now, "lines": lines})
+        events.append(DomainEvent("ReturnReceived", self._data(
+            receipt=1, location_id=None, lines=lines, restocking_fee_percent=self.restocking_fee_percent,
+            complete=True, returnless=True)))
+        return events + self.close()
 
     def decline(self, reason: str) -> list[DomainEvent]:
         if self.status == "declined":
@@ -136,7 +151,7 @@ class Return:
                 setattr(line, condition, getattr(line, condition) + quantity)
             if sum(counts.values()):
                 lines.append({"line_id": line_id, "sku": line.sku, "reason": line.reason, **{
-                    c: counts.get(c, 0) for c in CONDITIONS}})
+                    c: counts.get(c, 0) for c in CONDITIONS}, "kept": 0})
         if not lines:
             raise OrderRuleViolation("nothing_received", "a receipt needs at least one unit")
         self.status = "received"

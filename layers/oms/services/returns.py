@@ -72,7 +72,7 @@ def change_return(ctx: Context, return_id: str, step: Callable[[Return], ReturnC
 
 
 def approve(ctx: Context, return_id: str) -> Return:
-    return change_return(ctx, return_id, lambda ret: ReturnCommit(ret, ret.approve()))
+    return change_return(ctx, return_id, lambda ret: ReturnCommit(ret, ret.approve(ctx.clock.now())))
 
 
 def decline(ctx: Context, return_id: str, reason: str) -> Return:
