@@ -44,10 +44,16 @@ def _open(order_id: str, source: str):
     if source == "customer" and body.ship_replacement == "immediately":
         raise ApiError(422, "validation_failed", "only an operator can ship a replacement before the return arrives",
                        [{"field": "ship_replacement", "problem": "operators only"}])
-    if any(line.exchange_for for line in body.lines):
-        raise ApiError(422, "exchanges_not_available", "exchanges are not available yet; return the unit instead",
-                       [{"field": "lines[].exchange_for", "problem": "not available yet"}])
+    if any(line.exchange_for and line.exchange_for.unit_price is not None for line in body.lines):
+        raise ApiError(422, "priced_exchanges_not_available",
+                       "only even exchanges are available yet: leave exchange_for.unit_price out",
+                       [{"field": "lines[].exchange_for.unit_price", "problem": "not available yet"}])
     ctx = _ctx()
+    wanted = {line.exchange_for.sku for line in body.lines if line.exchange_for}
+    unknown = sorted(wanted - ctx.inventory.known_skus(wanted))
+    if unknown:
+        raise ApiError(422, "unknown_sku", f"no SKU {', '.join(unknown)} to exchange for",
+                       [{"field": "lines[].exchange_for.sku", "problem": f"unknown SKU {sku}"} for sku in unknown])
     try:
         ret = open_return(ctx, order_id, [line.model_dump(exclude_none=True) for line in body.lines], source=source,
                           ship_replacement=body.ship_replacement, policy=ReturnPolicy.from_environment())
@@ -136,9 +142,6 @@ def return_action(return_id: str, action: str):
                                                                      body.tracking_number))
     if action == "receive":
         body = _body(ReceiveIn)
-        lines: dict[str, dict[str, int]] = {}
-        for line in body.lines:
-            counts = lines.setdefault(line.line_id, {})
-            counts[line.condition] = counts.get(line.condition, 0) + line.quantity
+        lines = [line.model_dump() for line in body.lines]
         return _act(return_id, lambda ctx: returns.receive(ctx, return_id, body.location_id, lines))
     raise ApiError(404, "not_found", f"no action {action} on returns")

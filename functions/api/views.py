@@ -30,7 +30,7 @@ def order_view(order: Order, history: list[dict]) -> dict:
             "shipments": [asdict(s) for s in fo.shipments]} for fo in order.fulfillment_orders],
         "payments": payments_view(order),
         "refunds": [refund_view(order, refund) for refund in order.payment.refunds],
-        "return_status": order.return_status,
+        "return_status": order.return_status, "exchange_for_return_id": order.exchange_for_return_id,
         "returns": [{"return_id": return_id, "rma_number": r["rma_number"], "status": r["status"],
                      "lines": [{"line_id": k, "claimed": v} for k, v in r["lines"].items()]}
                     for return_id, r in order.returns.items()],
@@ -107,7 +107,9 @@ def return_view(ret, history: list[dict] | None = None) -> dict:
         "order_number": ret.order_number, "status": ret.status, "source": ret.source, "created_at": ret.created_at,
         "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity, "reason": line.reason,
                    "note": line.note, "received": line.received, "sellable": line.sellable,
-                   "damaged": line.damaged, "missing": line.missing} for line in ret.lines],
+                   "damaged": line.damaged, "missing": line.missing, "kept": line.kept,
+                   "exchange_for": {**line.exchange_for, "unit_price": money(line.exchange_for["unit_price"])}
+                   if line.exchange_for else None} for line in ret.lines],
         "refund_estimate": money(ret.refund_estimate), "currency": ret.currency,
         "exchange_order_id": ret.exchange_order_id, "ship_replacement": ret.ship_replacement,
         "restocking_fee_percent": ret.restocking_fee_percent, "returnless": ret.returnless,

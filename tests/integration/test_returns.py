@@ -153,3 +153,45 @@ def test_a_return_worth_less_than_the_returnless_threshold_is_refunded_at_once(s
     assert order_now["payments"]["refunded"] == "10.64" and order_now["lines"][0]["returned"] == 1
     assert order_now["returns"][0]["status"] == "closed"
     assert api.ops("GET", "/inventory/SKU-1").json_body["totals"]["on_hand"] == before  # nothing came back
+
+
+def test_an_even_exchange_reserves_the_replacement_and_ships_it_once_the_return_arrives(stocked):
+    api = stocked
+    order = delivered(api)
+    created = customer_return(api, order, {"lines": [
+        {"line_id": "L1", "quantity": 1, "reason": "size_too_small", "exchange_for": {"sku": "SKU-3"}}]})
+    assert created.status_code == 201, created.body
+    ret = created.json_body
+    assert ret["refund_estimate"] == "0.00" and ret["lines"][0]["exchange_for"] == {
+        "sku": "SKU-3", "quantity": 1, "unit_price": "10.64"}
+    api.pipeline.drain()
+    exchange_id = api.ops("GET", f"/returns/{ret['return_id']}").json_body["exchange_order_id"]
+    exchange = api.order(exchange_id)
+    assert exchange["channel"] == "exchange" and exchange["exchange_for_return_id"] == ret["return_id"]
+    assert exchange["lines"][0]["allocated"] == 1 and not exchange["fulfillment_orders"]  # reserved, not shipped
+    assert [h["type"] for h in exchange["holds"]] == ["awaiting_return"]
+    assert api.ops("GET", "/inventory/SKU-3").json_body["totals"]["reserved"] == 1
+
+    api.ops("POST", f"/returns/{ret['return_id']}/receive",
+            {"location_id": "WH1", "lines": [{"line_id": "L1", "quantity": 1, "condition": "sellable"}]})
+    api.pipeline.drain()
+    exchange = api.order(exchange_id)
+    assert not exchange["holds"] and exchange["fulfillment_orders"], exchange["history"]
+    # paid by the unit coming back: nothing charged to the card
+    assert (exchange["payments"]["method"], exchange["payments"]["status"]) == ("prepaid", "paid")
+    api.ship(exchange_id, "1ZEXCHANGE")
+    assert api.order(exchange_id)["status"] == "shipped"
+    original = api.order(order["order_id"])
+    assert original["payments"]["refunded"] == "0.00"  # an even exchange moves no money
+    assert original["lines"][0]["returned"] == 1
+
+
+def test_an_exchange_for_an_unknown_sku_or_at_a_price_is_refused(stocked):
+    api = stocked
+    order = delivered(api)
+    unknown = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+                                                      "exchange_for": {"sku": "NOPE"}}]})
+    assert unknown.status_code == 422 and unknown.json_body["error"]["code"] == "unknown_sku"
+    priced = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+                                                     "exchange_for": {"sku": "SKU-3", "unit_price": "12.00"}}]})
+    assert priced.status_code == 422 and api.order(order["order_id"])["returns"] == []

@@ -166,3 +166,8 @@ def capture_everything_due(order: Order, shipment_id: str) -> int:
 def assert_buckets_consistent(order: Order) -> None:
     for line in order.lines:
         assert 0 <= line.delivered <= line.shipped <= line.allocated <= line.ordered - line.cancelled, line
+
+
+def units(line_id: str, **counts: int) -> list[dict]:
+    """A receipt's entries for one order line: units per condition (zeros left out)."""
+    return [{"line_id": line_id, "condition": c, "quantity": q} for c, q in counts.items() if q]

@@ -366,6 +366,7 @@ def _domain_runs() -> list[tuple[str, list]]:
 def _returns() -> list:
     """A delivered order: one return received in two parts and closed, one declined, one cancelled."""
     from oms.domain.order import Allocation
+    from tests.unit.builders import units
 
     order, events = _received({"method": "card", "token": "tok_visa"})
     events += order.record_validation([])
@@ -385,8 +386,8 @@ def _returns() -> list:
     returned = opened + ret.register_tracking("UPS", "1ZBACK")
     returned += ret.apply_tracking([{"status": "in_transit", "occurred_at": NOW, "description": "",
                                      "location": "", "carrier_status": None}])
-    returned += ret.receive("WH1", {"L1": {"sellable": 1}}, NOW)
-    returned += ret.receive("WH1", {"L1": {"damaged": 1}}, NOW)
+    returned += ret.receive("WH1", units("L1", sellable=1), NOW)
+    returned += ret.receive("WH1", units("L1", damaged=1), NOW)
     returned += ret.close()
     declined, opened = order.open_return([{"line_id": "L2", "quantity": 1, "reason": "damaged"}],
                                          return_id="r2", rma_number="RMA-2", auto_approve=False, **policy)
@@ -395,6 +396,12 @@ def _returns() -> list:
     cancelled, opened = order.open_return([{"line_id": "L2", "quantity": 1, "reason": "defective"}],
                                           return_id="r3", rma_number="RMA-3", auto_approve=True, **policy)
     returned += opened + cancelled.cancel("customer kept it")
+    order.record_return_status("r3", "cancelled")
+    exchange, opened = order.open_return([{"line_id": "L2", "quantity": 1, "reason": "size_too_large",
+                                           "exchange_for": {"sku": "HOODIE-GRY-M", "quantity": 1}}],
+                                         return_id="r4", rma_number="RMA-4", auto_approve=True, **policy)
+    returned += opened + exchange.record_exchange_order("o1a2b3c4d5e6f708192a3b4c5d6e")
+    returned += exchange.receive("WH1", units("L2", sellable=1), NOW)
     return events + returned
 
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from oms.domain.order import OrderRuleViolation
-from tests.unit.builders import NOW, make_order, ready_to_ship
+from tests.unit.builders import NOW, make_order, ready_to_ship, units
 
 DELIVERED = "2024-05-03T10:00:00Z"
 
@@ -84,12 +84,12 @@ def test_a_unit_is_refunded_at_its_worth_with_discount_and_tax_less_the_fee_for_
 def test_missing_units_are_not_refunded_and_shipping_follows_a_whole_group_back_for_the_merchants_reasons():
     order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00")], tax="2.00")))  # total 27.00
     ret, _ = open_return(order, [{"line_id": "L1", "quantity": 2, "reason": "damaged"}])
-    events = ret.receive("WH1", {"L1": {"sellable": 1, "missing": 1}}, NOW)
-    amount, units, shipping = order.record_returned("r1", events[0].data["lines"], "0")
-    assert (amount, units, shipping) == (1100, {"L1": 1}, 0)
+    events = ret.receive("WH1", units("L1", sellable=1, missing=1), NOW)
+    amount, refunded_units, shipping = order.record_returned("r1", events[0].data["lines"], "0")
+    assert (amount, refunded_units, shipping) == (1100, {"L1": 1}, 0)
     order.returns["r1"]["lines"] = {"L1": 1}  # a second return brings the missing unit
-    amount, units, shipping = order.record_returned("r1", [{"line_id": "L1", "reason": "damaged", "damaged": 1}],
-                                                    "0")
+    amount, refunded_units, shipping = order.record_returned(
+        "r1", [{"line_id": "L1", "reason": "damaged", "damaged": 1}], "0")
     assert (amount, shipping) == (1100 + 500, 500)  # the whole group is back: its shipping too
     assert order.return_status == "returned"
 
@@ -102,7 +102,7 @@ def test_many_units_in_many_receipts_come_to_the_cent():
     ret, _ = open_return(order, [{"line_id": "L1", "quantity": 7, "reason": "damaged"}])
     paid = 0
     for _ in range(7):
-        events = ret.receive("WH1", {"L1": {"sellable": 1}}, NOW)
+        events = ret.receive("WH1", units("L1", sellable=1), NOW)
         paid += order.record_returned("r1", events[-1].data["lines"], "0")[0]
     assert paid == 10000
 
@@ -119,7 +119,7 @@ def test_no_sequence_of_partial_receipts_refunds_more_than_captured_or_restocks_
     refunded = restocked = 0
     for sellable, damaged, missing in receipts:
         try:
-            events = ret.receive("WH1", {"L1": {"sellable": sellable, "damaged": damaged, "missing": missing}}, NOW)
+            events = ret.receive("WH1", units("L1", sellable=sellable, damaged=damaged, missing=missing), NOW)
         except OrderRuleViolation:
             continue
         refunded += order.record_returned("r1", events[-1].data["lines"], fee)[0]

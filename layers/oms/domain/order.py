@@ -134,6 +134,7 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
     # Its returns: {return_id: {"rma_number", "status", "lines": {line_id: units still claimed}}}
     returns: dict = field(default_factory=dict)
     shipping_returned: list[str] = field(default_factory=list)  # delivery groups whose shipping was refunded
+    exchange_for_return_id: str | None = None  # an exchange order: the return it replaces units of
     # Persistence bookkeeping set by the store: optimistic-lock version and history length.
     version: int = 0
     history_length: int = 0
@@ -232,7 +233,7 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
         if hold_type not in self.hold_types():
             raise OrderRuleViolation("not_found", f"the order has no {hold_type} hold")
         if hold_type in SELF_CLEARING_HOLDS:
-            raise OrderRuleViolation("hold_not_releasable", f"a {hold_type} hold clears itself when stock arrives")
+            raise OrderRuleViolation("hold_not_releasable", f"a {hold_type} hold clears itself")
         if hold_type in CHANNEL_PAYMENT_HOLDS:
             return self.record_channel_paid(now, f"released by an operator: {reason}")
         events = self._release_hold(hold_type, f"released by an operator: {reason}")
@@ -248,6 +249,10 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
         return events
 
     # ---- pipeline steps --------------------------------------------------------------------
+    def release_awaiting_return(self) -> list[DomainEvent]:
+        """An exchange order's return arrived: the replacement may ship."""
+        return self._release_hold("awaiting_return", "the return it replaces was received")
+
     def record_validation(self, problems: list[Hold]) -> list[DomainEvent]:
         if self.validated or self.hold_types() & set(VALIDATION_HOLDS):
             return []
@@ -257,7 +262,8 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
         return [DomainEvent("OrderValidated", {})]
 
     def needs_allocation(self) -> bool:
-        blocked = self.hold_types() - {"backorder"}
+        # An exchange waiting for its return still reserves its replacement units.
+        blocked = self.hold_types() - {"backorder", "awaiting_return"}
         return self.validated and not blocked and not self.fully_allocated
 
     def record_allocation(self, reserved: list[Allocation]) -> list[DomainEvent]:

@@ -69,13 +69,18 @@ class OrderReturns:
             if delivered and (_moment(now) - _moment(delivered)).days >= window_days:
                 raise OrderRuleViolation("return_window_closed",
                                          f"line {line_id} was delivered more than {window_days} days ago")
+            exchange = item.get("exchange_for")
+            if exchange:  # an even exchange: each replacement unit is worth what a returned one was
+                value = self.unit_values()[line_id]
+                exchange = {"sku": exchange["sku"], "quantity": exchange.get("quantity", 1),
+                            "unit_price": int(value + Fraction(1, 2))}
             lines.append(ReturnLine(line_id, self.line(line_id).sku, item["quantity"], item["reason"],
-                                    item.get("note"), item.get("exchange_for")))
+                                    item.get("note"), exchange))
         ret = Return(return_id, rma_number, self.order_id, self.order_number, self.currency, "requested", source,
                      now, lines, ship_replacement=ship_replacement, restocking_fee_percent=restocking_fee_percent)
         ret.refund_estimate = self.return_refund(
-            [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity} for line in lines],
-            restocking_fee_percent)
+            [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity,
+              "exchanged": line.exchange_for is not None} for line in lines], restocking_fee_percent)
         ret.returnless = bool(returnless_below) and ret.refund_estimate < returnless_below
         self.returns[return_id] = {"rma_number": rma_number, "status": "requested", "lines": dict(wanted)}
         events = [DomainEvent("ReturnRequested", {
@@ -107,6 +112,8 @@ class OrderReturns:
             value, done = values[item["line_id"]], before[item["line_id"]]
             worth = int(value * (done + units)) - int(value * done)
             before[item["line_id"]] = done + units
+            if item.get("exchanged"):
+                continue  # an even exchange: what the units were worth pays for their replacement
             amount += worth - (int(worth * fee) if item["reason"] not in MERCHANT_FAULT else 0)
         groups = self._groups_fully_returned_for_merchant_reasons(received)
         return amount + sum(g.shipping_total for g in self.delivery_groups if g.group_id in groups)
@@ -119,8 +126,8 @@ class OrderReturns:
         for item in received:
             units = item.get("sellable", 0) + item.get("damaged", 0) + item.get("kept", 0)
             returned[item["line_id"]] += units
-            if item["reason"] not in MERCHANT_FAULT:
-                customer[item["line_id"]] += units
+            if item["reason"] not in MERCHANT_FAULT or item.get("exchanged"):
+                customer[item["line_id"]] += units  # no shipping back for these (a replacement ships)
         touched = {self.line(item["line_id"]).delivery_group for item in received}
         groups = set()
         for group_id in touched - set(self.shipping_returned):
@@ -141,7 +148,7 @@ class OrderReturns:
             came = item.get("sellable", 0) + item.get("damaged", 0) + item.get("kept", 0)
             line = self.line(item["line_id"])
             line.returned += came
-            if item["reason"] not in MERCHANT_FAULT:
+            if item["reason"] not in MERCHANT_FAULT or item.get("exchanged"):
                 line.returned_for_customer_reasons += came
             if came:
                 units[line.line_id] = units.get(line.line_id, 0) + came

@@ -87,7 +87,7 @@ class Return:
             line.kept = line.quantity
         self.status = "received"
         lines = [{"line_id": line.line_id, "sku": line.sku, "reason": line.reason, "sellable": 0, "damaged": 0,
-                  "missing": 0, "kept": line.kept} for line in self.lines]
+                  "missing": 0, "kept": line.kept, "exchanged": line.exchange_for is not None} for line in self.lines]
         self.receipts.append({"receipt": 1, "location_id": None, "received_at": now, "lines": lines})
         events.append(DomainEvent("ReturnReceived", self._data(
             receipt=1, location_id=None, lines=lines, restocking_fee_percent=self.restocking_fee_percent,
@@ -130,30 +130,40 @@ class Return:
             return [DomainEvent("ReturnInTransit", self._data(tracking_number=self.tracking["tracking_number"]))]
         return []
 
-    def receive(self, location_id: str, received: dict[str, dict[str, int]], now: str) -> list[DomainEvent]:
-        """Units arrive ({line_id: {condition: quantity}}); several receipts may complete a return."""
+    def receive(self, location_id: str, received: list[dict], now: str) -> list[DomainEvent]:
+        """Units arrive: [{"line_id" (the order's line), "condition", "quantity"}]. Several receipts
+        may complete a return. Units of an order line the return names twice (one refunded, one
+        exchanged, say) fill its return lines in the order they were requested."""
         if self.status not in TRANSITIONS["receive"]:
             raise OrderRuleViolation("invalid_return_status", f"a {self.status} return cannot be received")
-        by_id = {line.line_id: line for line in self.lines}
-        for line_id, counts in received.items():
-            line = by_id.get(line_id)
-            if line is None:
-                raise OrderRuleViolation("unknown_line", f"the return has no line {line_id}")
-            if any(c not in CONDITIONS or q < 0 for c, q in counts.items()):
+        left = {id(line): line.quantity - line.received for line in self.lines}
+        placed: list[tuple[ReturnLine, str, int]] = []
+        for entry in received:
+            if entry["condition"] not in CONDITIONS or entry["quantity"] <= 0:
                 raise OrderRuleViolation("invalid_condition", f"conditions are {', '.join(CONDITIONS)}")
-            if line.received + sum(counts.values()) > line.quantity:
+            candidates = [line for line in self.lines if line.line_id == entry["line_id"]]
+            if not candidates:
+                raise OrderRuleViolation("unknown_line", f"the return has no line {entry['line_id']}")
+            need = entry["quantity"]
+            for line in candidates:
+                take = min(need, left[id(line)])
+                if take:
+                    placed.append((line, entry["condition"], take))
+                    left[id(line)] -= take
+                    need -= take
+            if need:
                 raise OrderRuleViolation("quantity_exceeds_expected",
-                                         f"line {line_id}: {line.quantity - line.received} unit(s) still expected")
-        lines = []
-        for line_id, counts in received.items():
-            line = by_id[line_id]
-            for condition, quantity in counts.items():
-                setattr(line, condition, getattr(line, condition) + quantity)
-            if sum(counts.values()):
-                lines.append({"line_id": line_id, "sku": line.sku, "reason": line.reason, **{
-                    c: counts.get(c, 0) for c in CONDITIONS}, "kept": 0})
-        if not lines:
+                                         f"line {entry['line_id']}: fewer units are still expected")
+        if not placed:
             raise OrderRuleViolation("nothing_received", "a receipt needs at least one unit")
+        counts: dict[int, dict] = {}
+        for line, condition, quantity in placed:
+            setattr(line, condition, getattr(line, condition) + quantity)
+            item = counts.setdefault(id(line), {"line_id": line.line_id, "sku": line.sku, "reason": line.reason,
+                                                **{c: 0 for c in CONDITIONS}, "kept": 0,
+                                                "exchanged": line.exchange_for is not None})
+            item[condition] += quantity
+        lines = list(counts.values())
         self.status = "received"
         receipt = {"receipt": len(self.receipts) + 1, "location_id": location_id, "received_at": now, "lines": lines}
         self.receipts.append(receipt)
@@ -164,6 +174,18 @@ class Return:
     @property
     def complete(self) -> bool:
         return all(line.received == line.quantity for line in self.lines)
+
+    def exchanges(self) -> list[ReturnLine]:
+        return [line for line in self.lines if line.exchange_for]
+
+    def record_exchange_order(self, order_id: str) -> list[DomainEvent]:
+        if self.exchange_order_id:
+            return []
+        self.exchange_order_id = order_id
+        return [DomainEvent("ExchangeOrderCreated", self._data(
+            exchange_order_id=order_id, ship_replacement=self.ship_replacement,
+            lines=[{"sku": line.exchange_for["sku"], "quantity": line.exchange_for["quantity"]}
+                   for line in self.exchanges()]))]
 
     def close(self) -> list[DomainEvent]:
         if self.status == "closed":

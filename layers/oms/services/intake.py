@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from oms.domain.events import DomainEvent
@@ -51,11 +52,15 @@ def preview_problems(ctx: Context, canonical: CanonicalOrder, channel: str) -> l
     return find_problems(order, ctx.inventory.known_skus({line.sku for line in order.lines}))
 
 
-def receive_order(ctx: Context, canonical: CanonicalOrder, *, channel: str, fingerprint: str) -> Received:
+def receive_order(ctx: Context, canonical: CanonicalOrder, *, channel: str, fingerprint: str,
+                  shape: Callable[[Order], None] | None = None) -> Received:
+    """`shape` adjusts the new order before it is stored (an exchange's link and hold)."""
     if found := _existing(ctx, channel, canonical.external_id, fingerprint):
         return found
     for _ in range(5):
         order = new_order(ctx, canonical, channel)
+        if shape:
+            shape(order)
         event = DomainEvent("OrderReceived", {
             "order_number": order.order_number, "channel": channel, "external_id": order.external_id,
             "channel_order_number": order.channel_order_number, "currency": order.currency,

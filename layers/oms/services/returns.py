@@ -94,7 +94,7 @@ def register_tracking(ctx: Context, return_id: str, carrier: str, tracking_numbe
     return change_return(ctx, return_id, step)
 
 
-def receive(ctx: Context, return_id: str, location_id: str, lines: dict[str, dict[str, int]]) -> Return:
+def receive(ctx: Context, return_id: str, location_id: str, lines: list[dict]) -> Return:
     """Units arrive: sellable ones go back on hand at the location in the same transaction."""
     def step(ret: Return) -> ReturnCommit:
         events = ret.receive(location_id, lines, ctx.clock.now())
@@ -110,12 +110,58 @@ def order_learns(ctx: Context, detail: dict) -> list[DomainEvent]:
     """ReturnReceived: the units count as returned and are refunded; any other status change
     releases (or keeps) the order's claim on the units."""
     data = detail["data"]
+    events: list[DomainEvent] = []
+    if detail["event_type"] == "ReturnApproved":
+        events += place_exchange_order(ctx, data["return_id"])
     if detail["event_type"] == "ReturnReceived":
-        return refund_receipt(ctx, data)
+        events += release_exchange(ctx, data["return_id"]) if data["complete"] else []
+        return events + refund_receipt(ctx, data)
     status = {"ReturnApproved": "approved", "ReturnDeclined": "declined", "ReturnCancelled": "cancelled",
               "ReturnInTransit": "in_transit", "ReturnClosed": "closed"}[detail["event_type"]]
-    return update_order(ctx, data["order_id"], lambda order: OrderCommit(
+    return events + update_order(ctx, data["order_id"], lambda order: OrderCommit(
         order, [], state_only=order.record_return_status(data["return_id"], status)))
+
+
+def place_exchange_order(ctx: Context, return_id: str) -> list[DomainEvent]:
+    """The replacement units become an order of their own (channel "exchange", one per return:
+    its external id is the return's), linked both ways, paid by the units coming back (an even
+    exchange), reserved now, and held until the return arrives unless it ships at once."""
+    from oms.domain.holds import Hold
+    from oms.domain.money import to_decimal_string
+
+    from .canonical import CanonicalOrder
+    from .intake import body_fingerprint, receive_order
+
+    ret = ctx.returns.load_return(return_id)
+    if ret is None or not ret.exchanges() or ret.exchange_order_id:
+        return []
+    original = ctx.store.load(ret.order_id)
+    group = original.delivery_groups[0]
+    money = lambda minor: to_decimal_string(minor, original.currency)  # noqa: E731
+    lines = [{"sku": line.exchange_for["sku"], "quantity": line.exchange_for["quantity"],
+              "unit_price": money(line.exchange_for["unit_price"])} for line in ret.exchanges()]
+    total = sum(line.exchange_for["unit_price"] * line.exchange_for["quantity"] for line in ret.exchanges())
+    body = {"external_id": ret.return_id, "channel_order_number": ret.rma_number, "placed_at": ctx.clock.now(),
+            "currency": original.currency, "customer": original.customer, "billing_address": original.billing_address,
+            "shipping_address": group.shipping_address, "shipping_method": group.shipping_method, "lines": lines,
+            "shipping_total": "0", "tax_total": "0", "taxes_included": True, "total": money(total),
+            "payment": {"method": "prepaid", "reference": f"exchange:{ret.return_id}"}}
+
+    def link(order: Order) -> None:
+        order.exchange_for_return_id = ret.return_id
+        if ret.ship_replacement != "immediately":
+            order.holds.append(Hold("awaiting_return", f"ships when return {ret.rma_number} is received"))
+    received = receive_order(ctx, CanonicalOrder.model_validate(body), channel="exchange",
+                             fingerprint=body_fingerprint({"exchange_for_return_id": ret.return_id}), shape=link)
+    change_return(ctx, return_id, lambda r: ReturnCommit(r, r.record_exchange_order(received.order_id)))
+    return []
+
+
+def release_exchange(ctx: Context, return_id: str) -> list[DomainEvent]:
+    ret = ctx.returns.load_return(return_id)
+    if ret is None or not ret.exchange_order_id:
+        return []
+    return update_order(ctx, ret.exchange_order_id, lambda order: OrderCommit(order, order.release_awaiting_return()))
 
 
 def refund_receipt(ctx: Context, data: dict) -> list[DomainEvent]:
