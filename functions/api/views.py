@@ -32,7 +32,8 @@ def order_view(order: Order, history: list[dict]) -> dict:
         "refunds": [refund_view(order, refund) for refund in order.payment.refunds],
         "return_status": order.return_status, "exchange_for_return_id": order.exchange_for_return_id,
         "returns": [{"return_id": return_id, "rma_number": r["rma_number"], "status": r["status"],
-                     "lines": [{"line_id": k, "claimed": v} for k, v in r["lines"].items()]}
+                     "lines": [{"line_id": k, "quantity": v, "still_expected": r["lines"].get(k, 0)}
+                               for k, v in r.get("requested", r["lines"]).items()]}
                     for return_id, r in order.returns.items()],
         "disputes": [dispute_view(order, dispute) for dispute in order.payment.disputes],
         "totals": {"merchandise": money(order.merchandise_total), "shipping": money(order.shipping_total),

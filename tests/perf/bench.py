@@ -254,7 +254,7 @@ def wait_idle(stack, recorder: CallRecorder, quiet_s: float = 2.0, timeout_s: fl
 
 
 # ---- 2. cost per order ------------------------------------------------------------------------------
-def cost_per_order(stack, client: OmsClient, recorder: CallRecorder) -> list[Row]:
+def cost_per_order(stack, client: OmsClient, recorder: CallRecorder) -> tuple[list[Row], str]:
     say("cost per order: one 3-line order, webhook -> delivered and captured")
     client.put_location(LOCATION)
     for sku, _, _ in LINES:
@@ -297,7 +297,7 @@ def cost_per_order(stack, client: OmsClient, recorder: CallRecorder) -> list[Row
 
     base = f"{events} events"
     writes = summary.write_requests
-    return [
+    rows = [
         Row("cost/order: DynamoDB write requests", f"{writes}" + (f" ({summary.failed_writes} lost a race, retried)"
                                                                  if summary.failed_writes else ""),
             base, ratio(writes, events), "<= 15", "ok" if writes <= 15 else "MISS"),
@@ -315,6 +315,37 @@ def cost_per_order(stack, client: OmsClient, recorder: CallRecorder) -> list[Row
         Row("cost/order: Stripe API calls (customer, authorise, capture)", str(len(summary.processor_calls)),
             f"{len(summary.aws_calls)} AWS calls", ratio(len(summary.processor_calls), len(summary.aws_calls)),
             "<= 3", "ok" if len(summary.processor_calls) <= 3 else "MISS"),
+    ]
+    return rows, order_id
+
+
+# ---- 2b. cost per return -------------------------------------------------------------------------------
+def cost_per_return(stack, client: OmsClient, recorder: CallRecorder, order_id: str) -> list[Row]:
+    """One unit of the delivered cost-per-order order comes back damaged: from the customer's
+    request to the refund at the processor."""
+    say("cost per return: one unit returned damaged, from request to refund")
+    order = client.get_order(order_id)
+    wait_idle(stack, recorder)
+    recorder.reset()
+    started = time.perf_counter()
+    ret = client.start_return(order["order_number"], "ada@example.com",
+                              [{"line_id": "L1", "quantity": 1, "reason": "damaged"}])
+    client.receive_return(ret["return_id"], LOCATION, [{"line_id": "L1", "quantity": 1, "condition": "sellable"}])
+    order = client.wait_for(order["order_id"],
+                            lambda o: bool(o["refunds"]) and o["refunds"][-1]["status"] == "succeeded")
+    elapsed = time.perf_counter() - started
+    wait_idle(stack, recorder)
+    summary = CallSummary(recorder.snapshot("oms"))
+    print(f"  return {ret['return_id']}: refunded {order['refunds'][-1]['amount']} in {elapsed:.1f}s")
+    for (service, operation), count in sorted(summary.by_operation().items()):
+        print(f"    {service:<16} {operation:<22} {count:>4}")
+    return [
+        Row("cost/return: DynamoDB write requests (request to refund)", str(summary.write_requests),
+            f"{len(summary.aws_calls)} AWS calls", ratio(summary.write_requests, len(summary.aws_calls)), "info"),
+        Row("cost/return: AWS calls, all services", str(len(summary.aws_calls)), "", "", "info"),
+        Row("cost/return: Stripe API calls (refund read, refund)", str(len(summary.processor_calls)), "", "",
+            "info"),
+        Row("cost/return: DynamoDB Scans", str(summary.scans), "", "", "0", "ok" if summary.scans == 0 else "MISS"),
     ]
 
 
@@ -409,7 +440,8 @@ def main() -> int:
     recorder = CallRecorder(ROOT)
     stack, client = start_stack(recorder)
     try:
-        rows += cost_per_order(stack, client, recorder)
+        order_rows, order_id = cost_per_order(stack, client, recorder)
+        rows += order_rows + cost_per_return(stack, client, recorder, order_id)
         rows += throughput(stack, client, recorder)
     finally:
         stack.shutdown()

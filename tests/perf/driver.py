@@ -81,6 +81,15 @@ class OmsClient:
                                           json={"carrier": carrier, "tracking_number": tracking_number,
                                                 "service": "ground"}), 200, 201)
 
+    def start_return(self, order_number: str, email: str, lines: list[dict]) -> dict:
+        """A customer's return, with the tracking proof."""
+        return self._check(self.http.post(f"{self.base}/track/{order_number}/returns", params={"email": email},
+                                          timeout=60, json={"lines": lines}), 201)
+
+    def receive_return(self, return_id: str, location_id: str, lines: list[dict]) -> dict:
+        return self._check(self.http.post(f"{self.base}/returns/{return_id}/receive", headers=self.auth, timeout=60,
+                                          json={"location_id": location_id, "lines": lines}), 200)
+
     def track(self, tracking_number: str, status: str, occurred_at: str) -> dict:
         body = {"tracking_number": tracking_number, "status": status, "occurred_at": occurred_at,
                 "description": status, "location": "New York, NY"}

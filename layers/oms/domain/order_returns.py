@@ -82,7 +82,8 @@ class OrderReturns:
             [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity,
               "exchanged": line.exchange_for is not None} for line in lines], restocking_fee_percent)
         ret.returnless = bool(returnless_below) and ret.refund_estimate < returnless_below
-        self.returns[return_id] = {"rma_number": rma_number, "status": "requested", "lines": dict(wanted)}
+        self.returns[return_id] = {"rma_number": rma_number, "status": "requested", "lines": dict(wanted),
+                                   "requested": dict(wanted)}
         events = [DomainEvent("ReturnRequested", {
             "return_id": return_id, "rma_number": rma_number, "order_id": self.order_id, "source": source,
             "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity, "reason": line.reason}
