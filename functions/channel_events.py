@@ -57,5 +57,5 @@ def handle_channel_updates(event) -> dict:
         logger.info("channel update", extra={"outcome": outcome, "event_type": detail["event_type"]})
 
     return consume(event, {name: tell for name in ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled",
-                                                   "RefundRequested")},
+                                                   "RefundRequested", "ReturnApproved")},
                    with_record=True)

@@ -97,3 +97,51 @@ def test_a_shopify_paid_order_is_refunded_through_the_channel_updates_queue(api,
     assert order["refunds"][0]["status"] == "succeeded" and order["payments"]["refunded"] == "10.00"
     posts = [r for r in server.requests if r["method"] == "POST"]
     assert len(posts) == 1 and posts[0]["body"]["refund"]["transactions"][0]["amount"] == "10.00"
+
+
+# ---- returns told to Shopify -------------------------------------------------------------------------
+
+def _shopify_order_with_returns(returns: list[dict]) -> dict:
+    return {"data": {"order": {"returns": {"nodes": returns}, "fulfillments": [{"fulfillmentLineItems": {"nodes": [
+        {"id": "gid://shopify/FulfillmentLineItem/11", "quantity": 2,
+         "lineItem": {"id": "gid://shopify/LineItem/466157049"}},
+        {"id": "gid://shopify/FulfillmentLineItem/12", "quantity": 1,
+         "lineItem": {"id": "gid://shopify/LineItem/518995019"}}]}}]}}}
+
+
+def test_shopify_gets_a_return_for_the_accepted_units_once(server, shopify):
+    from oms.services.ports import ChannelReturnItem
+
+    graphql = f"{V}/graphql.json"
+    server.answer("POST", graphql, sequence=[
+        (200, _shopify_order_with_returns([])),
+        (200, {"data": {"returnCreate": {"return": {"id": "gid://shopify/Return/1", "name": "#1001-R1"},
+                                         "userErrors": []}}}),
+        (200, _shopify_order_with_returns([{"id": "gid://shopify/Return/1", "name": "#1001-R1", "returnLineItems": {
+            "nodes": [{"customerNote": "OMS return RMA-7KQ2-M9XD"}]}}]))])
+    items = [ChannelReturnItem("466157049", "IPOD2008GREEN", 1, "size_too_small")]
+    shopify.return_accepted(shopify_order(), "RMA-7KQ2-M9XD", items, idempotency_key="RMA-7KQ2-M9XD")
+    query, mutation = server.requests
+    assert query["body"]["variables"] == {"id": f"gid://shopify/Order/{ORDER_ID}"}
+    assert mutation["body"]["variables"] == {"input": {
+        "orderId": f"gid://shopify/Order/{ORDER_ID}", "notifyCustomer": False, "returnLineItems": [
+            {"fulfillmentLineItemId": "gid://shopify/FulfillmentLineItem/11", "quantity": 1,
+             "returnReason": "SIZE_TOO_SMALL", "customerNote": "OMS return RMA-7KQ2-M9XD"}]}}
+    shopify.return_accepted(shopify_order(), "RMA-7KQ2-M9XD", items, idempotency_key="RMA-7KQ2-M9XD")
+    assert len(server.requests) == 3  # the second time Shopify has it: no second return
+
+
+def test_shopify_refusing_a_return_is_a_refusal(server, shopify):
+    from oms.services.ports import ChannelReturnItem
+
+    server.answer("POST", f"{V}/graphql.json", sequence=[
+        (200, _shopify_order_with_returns([])),
+        (200, {"data": {"returnCreate": {"return": None, "userErrors": [
+            {"field": ["returnLineItems"], "message": "Quantity is not returnable"}]}}})])
+    try:
+        shopify.return_accepted(shopify_order(), "RMA-1", [ChannelReturnItem("466157049", "X", 1, "damaged")],
+                                idempotency_key="RMA-1")
+    except ChannelRejected as refusal:
+        assert "not returnable" in str(refusal)
+    else:
+        raise AssertionError("a refusal passed for done")

@@ -77,7 +77,8 @@ class OrderReturns:
             lines.append(ReturnLine(line_id, self.line(line_id).sku, item["quantity"], item["reason"],
                                     item.get("note"), exchange))
         ret = Return(return_id, rma_number, self.order_id, self.order_number, self.currency, "requested", source,
-                     now, lines, ship_replacement=ship_replacement, restocking_fee_percent=restocking_fee_percent)
+                     now, lines, ship_replacement=ship_replacement, restocking_fee_percent=restocking_fee_percent,
+                     channel=self.channel)
         ret.refund_estimate = self.return_refund(
             [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity,
               "exchanged": line.exchange_for is not None} for line in lines], restocking_fee_percent)

@@ -62,6 +62,7 @@ class Return:
     tracking: dict | None = None  # {"carrier", "tracking_number", "status", "events"}
     decline_reason: str | None = None
     receipts: list[dict] = field(default_factory=list)
+    channel: str = "generic"  # the order's sales channel, told about the return where its API allows
     version: int = 0
     history_length: int = 0
 
@@ -80,7 +81,7 @@ class Return:
         if self.status == "approved":
             return []
         self._move("approve", "approved")
-        events = [DomainEvent("ReturnApproved", self._data(returnless=self.returnless))]
+        events = [DomainEvent("ReturnApproved", self._data(returnless=self.returnless, channel=self.channel))]
         if not self.returnless:
             return events
         for line in self.lines:

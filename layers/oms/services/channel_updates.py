@@ -9,10 +9,18 @@ from oms.domain.order import Order, Shipment
 
 from .context import Context
 from .orders import update_order
-from .ports import ChannelItem, ChannelOrder, ChannelRefund, ChannelShipment, ChannelUnavailable, OrderCommit
+from .ports import (
+    ChannelItem,
+    ChannelOrder,
+    ChannelRefund,
+    ChannelReturnItem,
+    ChannelShipment,
+    ChannelUnavailable,
+    OrderCommit,
+)
 
 REFUND_LEASE_SECONDS = 180  # longer than the channel-updates Lambda may run (120 s)
-TOLD_ABOUT = ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled", "RefundRequested")
+TOLD_ABOUT = ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled", "RefundRequested", "ReturnApproved")
 
 
 class UnknownOrderForChannel(LookupError):
@@ -27,15 +35,22 @@ def tell_channel(ctx: Context, detail: dict) -> str:
         return "not_for_channel"
     if event_type == "OrderLinesCancelled" and data["source"] == "channel":
         return "not_for_channel"  # the channel cancelled it: it knows
-    order = ctx.store.load(detail["aggregate_id"])
+    order_id = data["order_id"] if event_type == "ReturnApproved" else detail["aggregate_id"]
+    order = ctx.store.load(order_id)
     if order is None:
-        raise UnknownOrderForChannel(detail["aggregate_id"])
+        raise UnknownOrderForChannel(order_id)
     notifier = ctx.channels(order.channel)
     if notifier is None:
         return "no_channel_api"
     key = f"oms:{detail['event_id']}"  # stable across redeliveries of this event
     if event_type == "RefundRequested":
         return _refund_at_channel(ctx, order, notifier, data["refund_id"])
+    if event_type == "ReturnApproved":
+        ret = ctx.returns.load_return(data["return_id"])
+        items = [ChannelReturnItem(order.line(line.line_id).channel_line_id, line.sku, line.quantity, line.reason)
+                 for line in ret.lines]
+        notifier.return_accepted(channel_order(order), ret.rma_number, items, idempotency_key=ret.rma_number)
+        return "told"
     if event_type == "OrderLinesCancelled":
         items = [ChannelItem(line["channel_line_id"], line["sku"], line["quantity"]) for line in data["lines"]]
         notifier.order_cancelled(channel_order(order), items, whole_order=not order.open_lines(),

@@ -219,6 +219,14 @@ class ChannelRefund:
 
 
 @dataclass(frozen=True)
+class ChannelReturnItem:
+    channel_line_id: str | None
+    sku: str
+    quantity: int
+    reason: str  # the OMS's return reason
+
+
+@dataclass(frozen=True)
 class ChannelRefundResult:
     reference: str  # the channel's id for the refund (or what it recorded)
     status: str  # succeeded | pending | failed
@@ -232,3 +240,5 @@ class ChannelNotifier(Protocol):
     def order_cancelled(self, order: ChannelOrder, items: list[ChannelItem], *, whole_order: bool, reason: str,
                         idempotency_key: str) -> None: ...
     def refund(self, order: ChannelOrder, refund: ChannelRefund, idempotency_key: str) -> ChannelRefundResult: ...
+    def return_accepted(self, order: ChannelOrder, rma_number: str, items: list[ChannelReturnItem],
+                        idempotency_key: str) -> None: ...

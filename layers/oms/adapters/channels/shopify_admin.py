@@ -12,6 +12,10 @@
              GET  /admin/api/{v}/orders/{order_id}/refunds.json           (our note there? done)
              GET  /admin/api/{v}/orders/{order_id}/fulfillment_orders.json (the restock location)
              POST /admin/api/{v}/orders/{order_id}/refunds.json
+- return accepted in the OMS (GraphQL Admin API, which alone has returns):
+             POST /admin/api/{v}/graphql.json  query: the order's returns (one whose line items carry
+                                              our RMA in their note? done) and fulfillment line items
+             POST /admin/api/{v}/graphql.json  mutation returnCreate
 - refunded (money back on an order Shopify was paid for):
              GET  /admin/api/{v}/orders/{order_id}/refunds.json           (our note there? done)
              GET  /admin/api/{v}/orders/{order_id}/transactions.json      (the sale or capture to refund)
@@ -39,6 +43,7 @@ from oms.services.ports import (
     ChannelRefund,
     ChannelRefundResult,
     ChannelRejected,
+    ChannelReturnItem,
     ChannelShipment,
     ChannelUnavailable,
 )
@@ -52,6 +57,16 @@ CANCEL_REASONS = ("customer", "inventory", "fraud", "declined", "other")
 # OMS reasons that have a Shopify equivalent; anything else is "other".
 REASON_ALIASES = {"out_of_stock": "inventory", "no_stock": "inventory", "payment_declined": "declined",
                   "customer_request": "customer"}
+# Shopify's ReturnReason values for the OMS's return reasons.
+RETURN_REASONS = {"damaged": "DEFECTIVE", "defective": "DEFECTIVE", "wrong_item": "WRONG_ITEM",
+                  "not_as_described": "NOT_AS_DESCRIBED", "arrived_late": "OTHER", "size_too_small": "SIZE_TOO_SMALL",
+                  "size_too_large": "SIZE_TOO_LARGE", "changed_mind": "UNWANTED", "other": "OTHER"}
+RETURNS_AND_FULFILLMENTS = """query($id: ID!) { order(id: $id) {
+  returns(first: 50) { nodes { id name
+    returnLineItems(first: 100) { nodes { ... on ReturnLineItem { customerNote } } } } }
+  fulfillments(first: 50) { fulfillmentLineItems(first: 100) { nodes { id quantity lineItem { id } } } } } }"""
+RETURN_CREATE = """mutation($input: ReturnInput!) { returnCreate(returnInput: $input) {
+  return { id name } userErrors { field message } } }"""
 # The shop domain comes from a webhook header the HMAC does not cover: only a Shopify shop's
 # own address may receive our access token.
 _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$")
@@ -162,6 +177,49 @@ class ShopifyAdmin:
         status = ("failed" if statuses & {"failure", "error"} else "pending" if "pending" in statuses
                   else "succeeded")
         return ChannelRefundResult(str(done.get("id")), status)
+
+    def return_accepted(self, order: ChannelOrder, rma_number: str, items: list[ChannelReturnItem],
+                        idempotency_key: str) -> None:
+        """A return on the Shopify order for the units the OMS accepted back, each line noted with
+        our RMA number, so a repeat finds it instead of opening a second one."""
+        shop, order_id = self._shop(order), self._order_id(order)
+        gid = f"gid://shopify/Order/{order_id}"
+        known = self._graphql(shop, RETURNS_AND_FULFILLMENTS, {"id": gid}).get("order") or {}
+        note = f"OMS return {rma_number}"
+        for existing in (known.get("returns") or {}).get("nodes", []):
+            lines = (existing.get("returnLineItems") or {}).get("nodes", [])
+            if any(note == (line.get("customerNote") or "") for line in lines):
+                return  # told before
+        fulfilled = [node for fulfillment in known.get("fulfillments") or []
+                     for node in (fulfillment.get("fulfillmentLineItems") or {}).get("nodes", [])]
+        return_lines = []
+        for item in items:
+            need = item.quantity
+            for node in fulfilled:
+                if need and str((node.get("lineItem") or {}).get("id", "")).rsplit("/", 1)[-1] == str(
+                        item.channel_line_id):
+                    take = min(need, node.get("quantity") or 0)
+                    if take:
+                        return_lines.append({"fulfillmentLineItemId": node["id"], "quantity": take,
+                                             "returnReason": RETURN_REASONS.get(item.reason, "OTHER"),
+                                             "customerNote": note})
+                        need -= take
+        if not return_lines:
+            raise ChannelRejected(f"Shopify order {order_id}: no fulfilled line item to return for {rma_number}")
+        answer = self._graphql(shop, RETURN_CREATE, {"input": {"orderId": gid, "notifyCustomer": False,
+                                                               "returnLineItems": return_lines}})
+        errors = (answer.get("returnCreate") or {}).get("userErrors") or []
+        if errors:
+            raise ChannelRejected(f"Shopify refused the return {rma_number}: {errors}")
+
+    def _graphql(self, shop: str, query: str, variables: dict) -> dict:
+        answer = self._post(shop, "graphql.json", {"query": query, "variables": variables}) or {}
+        problems = answer.get("errors") or []
+        if any((p.get("extensions") or {}).get("code") == "THROTTLED" for p in problems if isinstance(p, dict)):
+            raise ChannelUnavailable("Shopify GraphQL throttled the call")
+        if problems:
+            raise ChannelRejected(f"Shopify GraphQL: {problems}")
+        return answer.get("data") or {}
 
     # ---- cancellations ----------------------------------------------------------------------
 
