@@ -195,3 +195,22 @@ def test_an_exchange_for_an_unknown_sku_or_at_a_price_is_refused(stocked):
     priced = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
                                                      "exchange_for": {"sku": "SKU-3", "unit_price": "12.00"}}]})
     assert priced.status_code == 422 and api.order(order["order_id"])["returns"] == []
+
+
+def test_the_operators_list_pages_newest_first_through_its_cursor(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(lines=[{"sku": "SKU-1", "quantity": 21, "unit_price": "1.00"}]))
+    api.pipeline.drain()
+    api.ship(order_id, "1ZPAGES")
+    api.pipeline.drain()
+    api.webhook("tracking", {"tracking_number": "1ZPAGES", "status": "delivered", "occurred_at": "2026-11-28T10:00:00Z",
+                             "description": "Delivered", "location": "New York"})
+    api.pipeline.drain()
+    made = [api.ops("POST", f"/orders/{order_id}/returns", {"lines": [
+        {"line_id": "L1", "quantity": 1, "reason": "changed_mind"}]}).json_body["return_id"] for _ in range(21)]
+    first = api.ops("GET", "/returns?status=approved").json_body
+    assert len(first["returns"]) == 20 and first["next_cursor"]
+    second = api.ops("GET", f"/returns?status=approved&cursor={first['next_cursor']}").json_body
+    listed = [r["return_id"] for r in first["returns"] + second["returns"]]
+    assert listed == list(reversed(made)) and second["next_cursor"] is None
+    assert api.ops("GET", "/returns?cursor=not-a-cursor").status_code == 422
