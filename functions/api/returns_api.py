@@ -8,7 +8,8 @@ from .http import ANY_BODY, ApiError, api_errors, json_object, json_response, pa
 from .ops import ops_token_authorizer
 
 returns_api = Blueprint(__name__)
-RULE_STATUS = {"quantity_exceeds_returnable": 422, "unknown_line": 422, "unknown_sku": 422, "invalid_reason": 422,
+RULE_STATUS = {"quantity_exceeds_returnable": 422, "invalid_exchange": 422, "unknown_line": 422, "unknown_sku": 422,
+               "invalid_reason": 422,
                "invalid_condition": 422, "quantity_exceeds_expected": 422, "nothing_received": 422,
                "nothing_returnable": 409, "return_window_closed": 409, "invalid_return_status": 409}
 
@@ -111,6 +112,7 @@ def list_returns():
 
 def _act(return_id: str, action):
     from oms.domain.order import OrderRuleViolation
+    from oms.services.ports import DuplicateReference
     from oms.services.returns import UnknownReturn
 
     ctx = _ctx()
@@ -120,6 +122,8 @@ def _act(return_id: str, action):
         raise ApiError(404, "not_found", f"no return {return_id}") from None
     except OrderRuleViolation as error:
         raise _violation(error) from None
+    except DuplicateReference:
+        raise ApiError(409, "tracking_number_in_use", "that tracking number belongs to another parcel") from None
     return json_response(200, _view(ctx, ret))
 
 
@@ -142,6 +146,8 @@ def return_action(return_id: str, action: str):
                                                                      body.tracking_number))
     if action == "receive":
         body = _body(ReceiveIn)
+        if body.location_id not in {loc.location_id for loc in _ctx().inventory.locations()}:
+            raise ApiError(422, "unknown_location", f"no location {body.location_id}")
         lines = [line.model_dump() for line in body.lines]
         return _act(return_id, lambda ctx: returns.receive(ctx, return_id, body.location_id, lines))
     raise ApiError(404, "not_found", f"no action {action} on returns")

@@ -214,3 +214,41 @@ def test_the_operators_list_pages_newest_first_through_its_cursor(stocked):
     listed = [r["return_id"] for r in first["returns"] + second["returns"]]
     assert listed == list(reversed(made)) and second["next_cursor"] is None
     assert api.ops("GET", "/returns?cursor=not-a-cursor").status_code == 422
+
+
+def test_one_receipt_for_two_return_lines_of_one_sku_restocks_both_and_bad_requests_are_4xx(stocked):
+    api = stocked
+    order = delivered(api)
+    ret = api.ops("POST", f"/orders/{order['order_id']}/returns", {"lines": [
+        {"line_id": "L1", "quantity": 1, "reason": "damaged"},
+        {"line_id": "L1", "quantity": 1, "reason": "size_too_small", "exchange_for": {"sku": "SKU-3"}}]}).json_body
+    before = api.ops("GET", "/inventory/SKU-1").json_body["totals"]["on_hand"]
+    assert api.ops("POST", f"/returns/{ret['return_id']}/receive", {"location_id": "NOWHERE", "lines": [
+        {"line_id": "L1", "quantity": 2, "condition": "sellable"}]}).status_code == 422
+    received = api.ops("POST", f"/returns/{ret['return_id']}/receive", {"location_id": "WH1", "lines": [
+        {"line_id": "L1", "quantity": 2, "condition": "sellable"}]})
+    assert received.status_code == 200, received.body
+    assert api.ops("GET", "/inventory/SKU-1").json_body["totals"]["on_hand"] == before + 2
+    other = api.ops("POST", f"/orders/{order['order_id']}/returns", {"lines": [
+        {"line_id": "L2", "quantity": 1, "reason": "damaged"}]}).json_body
+    used = api.ops("POST", f"/returns/{other['return_id']}/tracking",
+                   {"carrier": "UPS", "tracking_number": f"1Z{order['order_id'][-10:]}"})
+    assert used.status_code == 409 and used.json_body["error"]["code"] == "tracking_number_in_use"
+    import base64
+
+    forged = base64.urlsafe_b64encode(b"[1]").decode()
+    assert api.ops("GET", f"/returns?cursor={forged}").status_code == 422
+
+
+def test_cancelling_a_return_cancels_its_exchange_order(stocked):
+    api = stocked
+    order = delivered(api)
+    ret = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+                                                  "exchange_for": {"sku": "SKU-3"}}]}).json_body
+    api.pipeline.drain()
+    exchange_id = api.ops("GET", f"/returns/{ret['return_id']}").json_body["exchange_order_id"]
+    assert api.ops("GET", "/inventory/SKU-3").json_body["totals"]["reserved"] == 1
+    api.ops("POST", f"/returns/{ret['return_id']}/cancel", {"reason": "customer kept it"})
+    api.pipeline.drain()
+    assert api.order(exchange_id)["status"] == "cancelled"
+    assert api.ops("GET", "/inventory/SKU-3").json_body["totals"]["reserved"] == 0

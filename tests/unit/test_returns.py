@@ -141,3 +141,36 @@ def test_a_return_worth_less_than_the_threshold_is_refunded_at_approval_and_noth
     big, events = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "changed_mind"}], returnless=200,
                               return_id="r2")
     assert not big.returnless and [e.event_type for e in events][-1] == "ReturnApproved"
+
+
+def test_a_receipt_is_applied_once_even_when_it_refunds_nothing():
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00")])))
+    ret, _ = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+                                  "exchange_for": {"sku": "SKU-B"}}])
+    lines = ret.receive("WH1", units("L1", sellable=1), NOW)[0].data["lines"]
+    assert order.record_returned("r1", lines, "0", receipt=1)[0] == 0  # an even exchange refunds nothing
+    order.record_returned("r1", lines, "0", receipt=1)  # the same event again
+    assert order.line("L1").returned == 1
+
+
+def test_an_exchange_is_never_returnless_and_replaces_as_many_units_as_come_back():
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00")])))
+    ret, events = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+                                       "exchange_for": {"sku": "SKU-B"}}], returnless=100000)
+    assert not ret.returnless and events[-1].event_type == "ReturnApproved"
+    with pytest.raises(OrderRuleViolation) as error:
+        open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+                             "exchange_for": {"sku": "SKU-B", "quantity": 3}}], return_id="r2")
+    assert error.value.code == "invalid_exchange"
+
+
+def test_closing_gives_back_only_the_units_that_never_came():
+    order = delivered(ready_to_ship(make_order([("SKU-A", 3, "10.00")])))
+    ret, _ = open_return(order, [{"line_id": "L1", "quantity": 3, "reason": "damaged"}])
+    ret.receive("WH1", units("L1", sellable=1), NOW)  # its receipt not applied to the order yet
+    closed = ret.close()[0].data
+    assert closed["unreceived"] == [{"line_id": "L1", "quantity": 2}]
+    order.record_return_status("r1", "closed", {"L1": 2})
+    # The two that never came may come back another time; the received one stays claimed until
+    # its receipt is applied (then it is returned).
+    assert order.returnable("L1") == 2 and order.claimed_by_returns("L1") == 1

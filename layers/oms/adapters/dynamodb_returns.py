@@ -159,6 +159,9 @@ class ReturnsTable:
     def list_returns(self, status: str | None, cursor: str | None, limit: int) -> tuple[list[Return], str | None]:
         """Newest first, from gsi1 (all) or gsi2 (one status); never a Scan."""
         start = json.loads(base64.urlsafe_b64decode(cursor.encode())) if cursor else None
+        index_keys = {"pk", "sk", "gsi2pk", "gsi2sk"} if status else {"pk", "sk", "gsi1pk", "gsi1sk"}
+        if start is not None and (not isinstance(start, dict) or set(start) != index_keys):
+            raise ValueError("not a cursor of this list")
         if status:
             pages = ReturnItem.by_status.query(f"RETURNS#{status}", scan_index_forward=False, limit=limit,
                                                last_evaluated_key=start)

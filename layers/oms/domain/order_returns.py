@@ -28,9 +28,9 @@ class OrderReturns:
         return sum(claim["lines"].get(line_id, 0) for claim in self.returns.values())
 
     def returnable(self, line_id: str) -> int:
-        """Delivered units not returned yet nor claimed by an open return."""
+        """Delivered units not returned yet, nor refunded otherwise, nor claimed by an open return."""
         line = self.line(line_id)
-        return line.delivered - line.returned - self.claimed_by_returns(line_id)
+        return min(line.delivered - line.returned, self.refundable_units(line_id)) - self.claimed_by_returns(line_id)
 
     def last_delivery(self, line_id: str) -> str | None:
         moments = [s.delivered_at for _, s in self.shipments()
@@ -70,9 +70,11 @@ class OrderReturns:
                 raise OrderRuleViolation("return_window_closed",
                                          f"line {line_id} was delivered more than {window_days} days ago")
             exchange = item.get("exchange_for")
+            if exchange and exchange.get("quantity", item["quantity"]) != item["quantity"]:
+                raise OrderRuleViolation("invalid_exchange", "an even exchange replaces as many units as come back")
             if exchange:  # an even exchange: each replacement unit is worth what a returned one was
                 value = self.unit_values()[line_id]
-                exchange = {"sku": exchange["sku"], "quantity": exchange.get("quantity", 1),
+                exchange = {"sku": exchange["sku"], "quantity": item["quantity"],
                             "unit_price": int(value + Fraction(1, 2))}
             lines.append(ReturnLine(line_id, self.line(line_id).sku, item["quantity"], item["reason"],
                                     item.get("note"), exchange))
@@ -82,9 +84,10 @@ class OrderReturns:
         ret.refund_estimate = self.return_refund(
             [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity,
               "exchanged": line.exchange_for is not None} for line in lines], restocking_fee_percent)
-        ret.returnless = bool(returnless_below) and ret.refund_estimate < returnless_below
+        ret.returnless = (bool(returnless_below) and ret.refund_estimate < returnless_below
+                          and not any(line.exchange_for for line in lines))  # an exchange needs the unit back
         self.returns[return_id] = {"rma_number": rma_number, "status": "requested", "lines": dict(wanted),
-                                   "requested": dict(wanted)}
+                                   "requested": dict(wanted), "receipts": []}
         events = [DomainEvent("ReturnRequested", {
             "return_id": return_id, "rma_number": rma_number, "order_id": self.order_id, "source": source,
             "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity, "reason": line.reason}
@@ -139,9 +142,18 @@ class OrderReturns:
                 groups.add(group_id)
         return groups
 
-    def record_returned(self, return_id: str, received: list[dict], fee_percent: str) -> tuple[int, dict, int]:
-        """Units of a return arrived: count them returned and release their claim. Returns what
-        to refund, the units it is for ({line_id: n}) and the shipping it includes."""
+    def receipt_applied(self, return_id: str, receipt: int) -> bool:
+        return receipt in self.returns.get(return_id, {}).get("receipts", [])
+
+    def record_returned(self, return_id: str, received: list[dict], fee_percent: str,
+                        receipt: int | None = None) -> tuple[int, dict, int]:
+        """Units of a return arrived: count them returned and release their claim (once per
+        receipt). Returns what to refund, the units it is for ({line_id: n}) and the shipping
+        it includes."""
+        if receipt is not None:
+            if self.receipt_applied(return_id, receipt):
+                return 0, {}, 0
+            self.returns.setdefault(return_id, {"lines": {}}).setdefault("receipts", []).append(receipt)
         amount = self.return_refund(received, fee_percent)
         groups = self._groups_fully_returned_for_merchant_reasons(received)
         claim = self.returns.get(return_id, {"lines": {}})
@@ -159,13 +171,17 @@ class OrderReturns:
         self.shipping_returned.extend(sorted(groups))
         return amount, units, sum(g.shipping_total for g in self.delivery_groups if g.group_id in groups)
 
-    def record_return_status(self, return_id: str, status: str) -> bool:
-        """The return moved on (its events may arrive in any order: a status never moves back);
-        a declined, cancelled or closed one claims nothing any more."""
+    def record_return_status(self, return_id: str, status: str, unreceived: dict[str, int] | None = None) -> bool:
+        """The return moved on (its events may arrive in any order: a status never moves back).
+        A declined or cancelled one claims nothing any more; a closed one gives back the units
+        that never came (`unreceived`): those that came are released as their receipt is applied."""
         claim = self.returns.get(return_id)
         if claim is None or RETURN_PROGRESS.index(status) <= RETURN_PROGRESS.index(claim["status"]):
             return False
         claim["status"] = status
-        if status in ("declined", "cancelled", "closed"):
+        if status in ("declined", "cancelled"):
             claim["lines"] = {}
+        elif status == "closed":
+            for line_id, units in (unreceived or {}).items():
+                claim["lines"][line_id] = max(0, claim["lines"].get(line_id, 0) - units)
         return True

@@ -192,7 +192,12 @@ class Return:
         if self.status == "closed":
             return []
         self._move("close", "closed")
-        return [DomainEvent("ReturnClosed", self._data())]
+        unreceived: dict[str, int] = {}
+        for line in self.lines:
+            if line.quantity > line.received:
+                unreceived[line.line_id] = unreceived.get(line.line_id, 0) + line.quantity - line.received
+        return [DomainEvent("ReturnClosed", self._data(
+            unreceived=[{"line_id": k, "quantity": v} for k, v in unreceived.items()]))]
 
     def claims(self) -> dict[str, int]:
         """Units of the order this return still holds: all while open, the unreceived rest after

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from oms.domain.events import DomainEvent
+from oms.domain.holds import Hold
 from oms.domain.money import to_minor
-from oms.domain.order import Order
+from oms.domain.order import Order, OrderRuleViolation
 from oms.domain.returns import Return
 
 from .context import Context
@@ -98,8 +99,10 @@ def receive(ctx: Context, return_id: str, location_id: str, lines: list[dict]) -
     """Units arrive: sellable ones go back on hand at the location in the same transaction."""
     def step(ret: Return) -> ReturnCommit:
         events = ret.receive(location_id, lines, ctx.clock.now())
-        restock = [StockMove(item["sku"], location_id, release=item["sellable"])
-                   for item in events[0].data["lines"] if item["sellable"]]
+        units: dict[str, int] = {}
+        for item in events[0].data["lines"]:  # one stock item once per transaction
+            units[item["sku"]] = units.get(item["sku"], 0) + item["sellable"]
+        restock = [StockMove(sku, location_id, release=n) for sku, n in units.items() if n]
         return ReturnCommit(ret, events, restock=restock)
     return change_return(ctx, return_id, step)
 
@@ -116,10 +119,13 @@ def order_learns(ctx: Context, detail: dict) -> list[DomainEvent]:
     if detail["event_type"] == "ReturnReceived":
         events += release_exchange(ctx, data["return_id"]) if data["complete"] else []
         return events + refund_receipt(ctx, data)
+    if detail["event_type"] == "ReturnCancelled":
+        events += cancel_exchange(ctx, data["return_id"], data["reason"])
     status = {"ReturnApproved": "approved", "ReturnDeclined": "declined", "ReturnCancelled": "cancelled",
               "ReturnInTransit": "in_transit", "ReturnClosed": "closed"}[detail["event_type"]]
+    unreceived = {item["line_id"]: item["quantity"] for item in data.get("unreceived", [])}
     return events + update_order(ctx, data["order_id"], lambda order: OrderCommit(
-        order, [], state_only=order.record_return_status(data["return_id"], status)))
+        order, [], state_only=order.record_return_status(data["return_id"], status, unreceived)))
 
 
 def place_exchange_order(ctx: Context, return_id: str) -> list[DomainEvent]:
@@ -153,8 +159,23 @@ def place_exchange_order(ctx: Context, return_id: str) -> list[DomainEvent]:
             order.holds.append(Hold("awaiting_return", f"ships when return {ret.rma_number} is received"))
     received = receive_order(ctx, CanonicalOrder.model_validate(body), channel="exchange",
                              fingerprint=body_fingerprint({"exchange_for_return_id": ret.return_id}), shape=link)
-    change_return(ctx, return_id, lambda r: ReturnCommit(r, r.record_exchange_order(received.order_id)))
-    return []
+    linked = change_return(ctx, return_id, lambda r: ReturnCommit(r, r.record_exchange_order(received.order_id)))
+    # The return may have arrived meanwhile (its ReturnReceived found no exchange to release).
+    return release_exchange(ctx, return_id) if linked.complete else []
+
+
+def cancel_exchange(ctx: Context, return_id: str, reason: str) -> list[DomainEvent]:
+    """A return cancelled after its exchange order was placed: the replacement does not ship."""
+    from .orders import cancel_order
+
+    ret = ctx.returns.load_return(return_id)
+    if ret is None or not ret.exchange_order_id:
+        return []
+    exchange = ctx.store.load(ret.exchange_order_id)
+    if exchange is None or not any(exchange.cancellable(line) for line in exchange.lines):
+        return []
+    return cancel_order(ctx, ret.exchange_order_id, None, reason=f"return {ret.rma_number} cancelled: {reason}",
+                        source="operator")
 
 
 def release_exchange(ctx: Context, return_id: str) -> list[DomainEvent]:
@@ -171,19 +192,23 @@ def refund_receipt(ctx: Context, data: dict) -> list[DomainEvent]:
     key = f"{data['return_id']}:receipt:{data['receipt']}"
 
     def step(order: Order) -> OrderCommit | None:
-        if order.refund_by_request_key(key) is not None:
-            return None  # this receipt was refunded already (a redelivered event)
+        if order.receipt_applied(data["return_id"], data["receipt"]):
+            return None  # this receipt was applied already (a redelivered event)
         amount, units, shipping = order.record_returned(data["return_id"], data["lines"],
-                                                        data["restocking_fee_percent"])
+                                                        data["restocking_fee_percent"], receipt=data["receipt"])
         order.record_return_status(data["return_id"], "received")
         amount = min(amount, order.payment.refundable())
         if amount <= 0:
             return OrderCommit(order, [], state_only=True)
         merchant = any(item["reason"] in ("damaged", "defective") for item in data["lines"])
-        _, events = order.request_refund(
-            amount=amount, lines=units, shipping=shipping, reason="damaged" if merchant else "other", case_id=None,
-            request_key=key, request_hash=key, now=ctx.clock.now(), return_id=data["return_id"])
-        return OrderCommit(order, events)
+        try:
+            _, events = order.request_refund(
+                amount=amount, lines=units, shipping=shipping, reason="damaged" if merchant else "other",
+                case_id=None, request_key=key, request_hash=key, now=ctx.clock.now(), return_id=data["return_id"])
+        except OrderRuleViolation as refusal:  # e.g. the payment is disputed: the units still came back
+            events = order._place_holds([Hold("refund_failed", f"return {data['rma_number']} was not refunded: "
+                                                               f"{refusal}")])
+        return OrderCommit(order, events, state_only=True)
     try:
         return update_order(ctx, data["order_id"], step)
     except UnknownOrder:
