@@ -93,8 +93,13 @@ def start_moto(port: int, faults: dict[str, float] | None = None):
         start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
         return [json.dumps({"__type": "InternalServerError", "message": f"injected fault: {target}"}).encode()]
 
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, name="moto", daemon=True).start()
+    return serving(make_server("127.0.0.1", port, app, threaded=True), "moto")
+
+
+def serving(server, name: str):
+    """The server once its loop runs: shutting down a server whose loop never started would wait
+    for ever, so a signal while starting must find nothing half-started to shut down."""
+    threading.Thread(target=server.serve_forever, name=name, daemon=True).start()
     return server
 
 
@@ -134,11 +139,11 @@ class LocalStack:
             self.loops += Simulator.create(self)
         for loop in self.loops:
             loop.start()
-        self.http = create_local_server(app_module.app, Config.create(chalice_stage="local", app_name="oms"),
-                                        "127.0.0.1", self.api_port)
-        threading.Thread(target=self.http.serve_forever, name="api", daemon=True).start()
+        # Before the API answers /health: a healthy stack is a whole one.
         self.stripe.register_webhook(f"http://127.0.0.1:{self.api_port}/webhooks/payments/stripe",
                                      os.environ["OMS_WEBHOOK_SECRET_PAYMENTS_STRIPE"])
+        self.http = serving(create_local_server(app_module.app, Config.create(chalice_stage="local", app_name="oms"),
+                                                "127.0.0.1", self.api_port), "api")
 
     def describe(self) -> str:
         names = [f"  {kind:<16} {value}" for kind, value in (

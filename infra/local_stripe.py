@@ -132,7 +132,9 @@ class LocalStripe:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "infra.local_stripe", "--port", str(port),
              "--state", str(Path(state_dir) / "localstripe.pickle")],
-            cwd=root, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            cwd=root, stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
+            # Its own session: a Ctrl-C at the terminal reaches the stack, which stops it in order.
+            start_new_session=True)
         self._wait_until_listening()
 
     def _wait_until_listening(self, seconds: float = 30) -> None:

@@ -174,3 +174,11 @@ def test_closing_gives_back_only_the_units_that_never_came():
     # The two that never came may come back another time; the received one stays claimed until
     # its receipt is applied (then it is returned).
     assert order.returnable("L1") == 2 and order.claimed_by_returns("L1") == 1
+
+
+def test_one_delivery_at_a_time_tells_the_channel_about_a_return():
+    order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00")])))
+    ret, _ = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "damaged"}])
+    assert ret.claim_channel("first", NOW, 180)
+    assert not ret.claim_channel("second", "2024-05-01T12:02:00Z", 180)
+    assert ret.claim_channel("second", "2024-05-01T12:03:01Z", 180)  # the first one's lease ran out

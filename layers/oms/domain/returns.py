@@ -63,6 +63,8 @@ class Return:
     decline_reason: str | None = None
     receipts: list[dict] = field(default_factory=list)
     channel: str = "generic"  # the order's sales channel, told about the return where its API allows
+    channel_told: bool = False
+    channel_claim: dict | None = None  # {"by", "at"}: who is telling the channel (one at a time)
     version: int = 0
     history_length: int = 0
 
@@ -175,6 +177,18 @@ class Return:
     @property
     def complete(self) -> bool:
         return all(line.received == line.quantity for line in self.lines)
+
+    def claim_channel(self, claimant: str, now: str, lease_seconds: int) -> bool:
+        """Take telling the channel for `lease_seconds` (its API keeps no idempotency key, so two
+        deliveries at once would open two returns there); False while another's lease runs."""
+        from .fulfillment import _moment
+
+        held = self.channel_claim
+        if (held and held["by"] != claimant
+                and (_moment(now) - _moment(held["at"])).total_seconds() < lease_seconds):
+            return False
+        self.channel_claim = {"by": claimant, "at": now}
+        return True
 
     def exchanges(self) -> list[ReturnLine]:
         return [line for line in self.lines if line.exchange_for]

@@ -19,7 +19,7 @@ from .ports import (
     OrderCommit,
 )
 
-REFUND_LEASE_SECONDS = 180  # longer than the channel-updates Lambda may run (120 s)
+REFUND_LEASE_SECONDS = 180  # longer than the channel-updates Lambda may run (120 s); returns use it too
 TOLD_ABOUT = ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled", "RefundRequested", "ReturnApproved")
 
 
@@ -46,11 +46,7 @@ def tell_channel(ctx: Context, detail: dict) -> str:
     if event_type == "RefundRequested":
         return _refund_at_channel(ctx, order, notifier, data["refund_id"])
     if event_type == "ReturnApproved":
-        ret = ctx.returns.load_return(data["return_id"])
-        items = [ChannelReturnItem(order.line(line.line_id).channel_line_id, line.sku, line.quantity, line.reason)
-                 for line in ret.lines]
-        notifier.return_accepted(channel_order(order), ret.rma_number, items, idempotency_key=ret.rma_number)
-        return "told"
+        return _return_at_channel(ctx, order, notifier, data["return_id"])
     if event_type == "OrderLinesCancelled":
         items = [ChannelItem(line["channel_line_id"], line["sku"], line["quantity"]) for line in data["lines"]]
         notifier.order_cancelled(channel_order(order), items, whole_order=not order.open_lines(),
@@ -97,6 +93,36 @@ def _refund_at_channel(ctx: Context, order: Order, notifier, refund_id: str) -> 
         fully_refunded=left <= 0), idempotency_key=refund_id)
     for part in parts:
         record_refund_answer(ctx, order.order_id, part["transaction_id"], result.status, result.reference)
+    return "told"
+
+
+def _return_at_channel(ctx: Context, order: Order, notifier, return_id: str) -> str:
+    """Tell the channel about an accepted return once: one delivery at a time (a lease on the
+    return), reading the channel first, and marking the return told."""
+    from .ports import ReturnCommit
+    from .returns import change_return
+
+    claimant, claimed = uuid.uuid4().hex, {"ok": False}
+
+    def claim(ret) -> ReturnCommit | None:
+        if ret.channel_told:
+            return None
+        claimed["ok"] = ret.claim_channel(claimant, ctx.clock.now(), REFUND_LEASE_SECONDS)
+        return ReturnCommit(ret, [], state_only=claimed["ok"])
+    ret = change_return(ctx, return_id, claim)
+    if ret.channel_told:
+        return "not_for_channel"
+    if not claimed["ok"]:
+        raise ChannelUnavailable(f"return {ret.rma_number} is being told by another delivery",
+                                 retry_after=REFUND_LEASE_SECONDS)
+    items = [ChannelReturnItem(order.line(line.line_id).channel_line_id, line.sku, line.quantity, line.reason)
+             for line in ret.lines]
+    notifier.return_accepted(channel_order(order), ret.rma_number, items, idempotency_key=ret.rma_number)
+
+    def told(current) -> ReturnCommit:
+        current.channel_told = True
+        return ReturnCommit(current, [], state_only=True)
+    change_return(ctx, return_id, told)
     return "told"
 
 
