@@ -48,6 +48,7 @@ from .dynamodb_models import (
     RefItem,
     StockItem,
     UnmatchedTrackingItem,
+    failed_conditions,
     history_record,
 )
 from .dynamodb_returns import ReturnsTable, write_return
@@ -134,8 +135,7 @@ class DynamoStore(ReturnsTable):
         except TransactWriteError as error:
             if error.cause_response_code == "ValidationException" and "size" in (error.cause_response_message or ""):
                 raise OrderTooLarge(order.order_id) from error
-            reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
-            failed = {tag for tag, code in zip(tags, reasons, strict=False) if code == "ConditionalCheckFailed"}
+            failed = failed_conditions(error, tags)
             if "duplicate" in failed:
                 raise DuplicateReference(order.external_id) from error
             if "stock" in failed:

@@ -72,3 +72,10 @@ class BackorderItem(_Item):
 def history_record(aggregate_id: str, sequence: int, occurred_at: str, event: DomainEvent) -> dict:
     return {"event_id": f"{aggregate_id}:{sequence}", "event_type": event.event_type, "occurred_at": occurred_at,
             "aggregate_id": aggregate_id, "sequence": sequence, "data": event.data}
+
+
+def failed_conditions(error, tags: list[str]) -> set[str]:
+    """The tags of a cancelled transaction's operations whose condition failed (tags name what
+    each operation guarded, in the order they were added)."""
+    reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
+    return {tag for tag, code in zip(tags, reasons, strict=False) if code == "ConditionalCheckFailed"}

@@ -3,7 +3,7 @@
   RETURN#<id> / RETURN         the return aggregate (JSON doc, version); gsi1 (every return by
                                time) and gsi2 (by status by time) keys, for the operators' lists
   RETURN#<id> / H#<seq:08d>    its history, published by the stream like an order's
-  RMANO#<rma> / REF            guard and lookup for the RMA number
+  RMANO#<rma> / REF            guard: one return per RMA number
   SKU#<sku> / H#<loc>#<ver>    InventoryAdjusted (reason return_restock) for units put back on sale
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ from oms.domain.events import DomainEvent
 from oms.domain.returns import Return
 from oms.services.ports import ConcurrentModification, DuplicateReference, ReturnCommit
 
-from .dynamodb_models import HistoryItem, RefItem, StockItem, _Item, history_record
+from .dynamodb_models import HistoryItem, RefItem, StockItem, _Item, failed_conditions, history_record
 
 
 class _ByTime(GlobalSecondaryIndex):
@@ -120,8 +120,7 @@ class ReturnsTable:
                 write_return(tx, change, now, tags)
                 restock(tx, change.restock, now, tags)
         except TransactWriteError as error:
-            reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
-            failed = {tag for tag, code in zip(tags, reasons, strict=False) if code == "ConditionalCheckFailed"}
+            failed = failed_conditions(error, tags)
             if failed & {"duplicate", "tracking"}:
                 raise DuplicateReference(change.ret.return_id) from error
             raise ConcurrentModification(change.ret.return_id) from error
@@ -136,12 +135,6 @@ class ReturnsTable:
         ret = Return.from_dict(item.doc)
         ret.version, ret.history_length = item.version, int(item.history_length)
         return ret
-
-    def find_return_by_rma(self, rma_number: str) -> str | None:
-        try:
-            return RefItem.get(f"RMANO#{rma_number}", "REF").shipment_id
-        except DoesNotExist:
-            return None
 
     def find_return_by_tracking(self, tracking_number: str) -> str | None:
         """The return whose parcel coming back carries this tracking number, if any."""
