@@ -79,8 +79,8 @@ class EvidenceIn(_Input):
 
 class ExchangeIn(_Input):
     sku: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
-    quantity: Annotated[StrictInt, Field(gt=0, le=1000)] = 1
-    unit_price: DecimalAmount | None = None
+    quantity: Annotated[StrictInt, Field(gt=0, le=1000)] | None = None  # as many as come back
+    unit_price: DecimalAmount | None = None  # what the returned unit was worth: an even exchange
 
 
 class ReturnLineIn(_Input):

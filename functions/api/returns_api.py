@@ -45,10 +45,6 @@ def _open(order_id: str, source: str):
     if source == "customer" and body.ship_replacement == "immediately":
         raise ApiError(422, "validation_failed", "only an operator can ship a replacement before the return arrives",
                        [{"field": "ship_replacement", "problem": "operators only"}])
-    if any(line.exchange_for and line.exchange_for.unit_price is not None for line in body.lines):
-        raise ApiError(422, "priced_exchanges_not_available",
-                       "only even exchanges are available yet: leave exchange_for.unit_price out",
-                       [{"field": "lines[].exchange_for.unit_price", "problem": "not available yet"}])
     ctx = _ctx()
     wanted = {line.exchange_for.sku for line in body.lines if line.exchange_for}
     unknown = sorted(wanted - ctx.inventory.known_skus(wanted))

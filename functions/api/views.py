@@ -112,6 +112,7 @@ def return_view(ret, history: list[dict] | None = None) -> dict:
                    "exchange_for": {**line.exchange_for, "unit_price": money(line.exchange_for["unit_price"])}
                    if line.exchange_for else None} for line in ret.lines],
         "refund_estimate": money(ret.refund_estimate), "currency": ret.currency,
+        "exchange_credit": money(ret.exchange_credit), "exchange_difference": money(ret.exchange_difference),
         "exchange_order_id": ret.exchange_order_id, "ship_replacement": ret.ship_replacement,
         "restocking_fee_percent": ret.restocking_fee_percent, "returnless": ret.returnless,
         "tracking": ret.tracking, "receipts": ret.receipts, "decline_reason": ret.decline_reason}

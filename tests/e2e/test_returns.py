@@ -1,6 +1,7 @@
 """A return on the local stack: a customer returns one unit of a delivered order as damaged and
-exchanges another for a different size; the warehouse receives both; the stock, the refund at the
-local Stripe and the exchange order's shipment are checked."""
+exchanges another for a different size that costs a little more; the warehouse receives both;
+the stock, the refund and the difference charged at the local Stripe and the exchange order's
+shipment are checked."""
 from __future__ import annotations
 
 import time
@@ -38,15 +39,18 @@ def test_a_damaged_unit_refunded_and_another_exchanged_for_a_different_size(stac
                             params={"email": "ada@example.com"}, timeout=30, json={"lines": [
                                 {"line_id": "L1", "quantity": 1, "reason": "damaged"},
                                 {"line_id": "L1", "quantity": 1, "reason": "size_too_small",
-                                 "exchange_for": {"sku": "RET-TEE-L"}}]})
+                                 "exchange_for": {"sku": "RET-TEE-L", "unit_price": "23.00"}}]})
     assert created.status_code == 201, created.text
     ret = created.json()
     assert ret["status"] == "approved" and ret["refund_estimate"] == "21.60"  # 20.00 + its share of the tax
+    assert ret["exchange_credit"] == "21.60" and ret["exchange_difference"] == "1.40"  # the L costs 23.00
     deadline = time.monotonic() + 30
     while not (exchange_id := stack.ops("GET", f"/returns/{ret['return_id']}").json()["exchange_order_id"]):
         assert time.monotonic() < deadline, "the exchange order was never created"
         time.sleep(0.2)
-    exchange = stack.wait_for(exchange_id, lambda o: o["lines"][0]["allocated"] == 1)
+    # reserved, and the difference authorised on the original card, off-session, at once
+    exchange = stack.wait_for(exchange_id, lambda o: o["lines"][0]["allocated"] == 1
+                              and o["payments"]["authorized"] == "1.40")
     assert [h["type"] for h in exchange["holds"]] == ["awaiting_return"] and not exchange["fulfillment_orders"]
 
     tee_m = _on_hand(stack, "RET-TEE-M")
@@ -74,7 +78,11 @@ def test_a_damaged_unit_refunded_and_another_exchanged_for_a_different_size(stac
     fo = exchange["fulfillment_orders"][0]["fulfillment_order_id"]
     assert stack.ops("POST", f"/fulfillment-orders/{fo}/ship", {"carrier": "ups",
                                                                "tracking_number": "1ZRETE2E02"}).status_code == 201
-    exchange = stack.wait_for(exchange_id, lambda o: o["status"] == "shipped")
-    assert exchange["lines"][0]["sku"] == "RET-TEE-L" and exchange["payments"]["status"] == "paid"
+    exchange = stack.wait_for(exchange_id, lambda o: o["status"] == "shipped" and o["payments"]["captured"] == "1.40")
+    assert exchange["lines"][0]["sku"] == "RET-TEE-L"
+    charged = stripe.get(f"http://127.0.0.1:{stack.stripe_port}/v1/payment_intents/"
+                         f"{exchange['payments']['payment_intent_id']}", timeout=5).json()
+    assert (charged["amount"], charged["status"], charged["customer"]) == (140, "succeeded", stripe.get(
+        f"http://127.0.0.1:{stack.stripe_port}/v1/payment_intents/{intent}", timeout=5).json()["customer"])
     stock = stack.ops("GET", "/inventory/RET-TEE-L").json()["totals"]
     assert (stock["on_hand"], stock["reserved"]) == (4, 0)

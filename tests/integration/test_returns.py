@@ -186,15 +186,115 @@ def test_an_even_exchange_reserves_the_replacement_and_ships_it_once_the_return_
     assert original["lines"][0]["returned"] == 1
 
 
-def test_an_exchange_for_an_unknown_sku_or_at_a_price_is_refused(stocked):
+def test_an_exchange_for_an_unknown_sku_or_at_a_price_the_currency_cannot_hold_is_refused(stocked):
     api = stocked
     order = delivered(api)
     unknown = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
                                                       "exchange_for": {"sku": "NOPE"}}]})
     assert unknown.status_code == 422 and unknown.json_body["error"]["code"] == "unknown_sku"
     priced = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
-                                                     "exchange_for": {"sku": "SKU-3", "unit_price": "12.00"}}]})
+                                                     "exchange_for": {"sku": "SKU-3", "unit_price": "12.001"}}]})
     assert priced.status_code == 422 and api.order(order["order_id"])["returns"] == []
+
+
+def exchange_for(api, order, unit_price: str, quantity: int = 1) -> tuple[dict, dict]:
+    """A customer exchanges one unit of L1 (worth 10.64) for SKU-3 at `unit_price`."""
+    created = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+                                                      "exchange_for": {"sku": "SKU-3", "unit_price": unit_price,
+                                                                       "quantity": quantity}}]})
+    assert created.status_code == 201, created.body
+    api.pipeline.drain()
+    ret = api.ops("GET", f"/returns/{created.json_body['return_id']}").json_body
+    return ret, api.order(ret["exchange_order_id"])
+
+
+def receive_one(api, ret: dict) -> None:
+    received = api.ops("POST", f"/returns/{ret['return_id']}/receive", {"location_id": "WH1", "lines": [
+        {"line_id": "L1", "quantity": 1, "condition": "sellable"}]})
+    assert received.status_code == 200, received.body
+    api.pipeline.drain()
+
+
+def test_a_dearer_replacement_authorises_the_difference_on_the_original_card_and_captures_it_when_it_ships(stocked):
+    api = stocked
+    order = delivered(api)
+    ret, exchange = exchange_for(api, order, "12.50")
+    assert (ret["exchange_credit"], ret["exchange_difference"], ret["refund_estimate"]) == ("10.64", "1.86", "0.00")
+    # the credit comes off the replacement: only the difference is charged, at once, off-session
+    assert exchange["totals"]["discount"] == "10.64" and exchange["totals"]["total"] == "1.86"
+    assert exchange["payments"]["status"] == "authorized" and exchange["payments"]["authorized"] == "1.86"
+    assert [h["type"] for h in exchange["holds"]] == ["awaiting_return"] and not exchange["fulfillment_orders"]
+    receive_one(api, ret)
+    exchange = api.order(exchange["order_id"])
+    assert not exchange["holds"] and exchange["fulfillment_orders"]
+    api.ship(exchange["order_id"], "1ZDEARER")
+    api.pipeline.drain()
+    assert api.order(exchange["order_id"])["payments"]["captured"] == "1.86"
+    assert api.order(order["order_id"])["payments"]["refunded"] == "0.00"
+
+
+def test_a_cheaper_replacement_refunds_the_difference_when_the_unit_arrives(stocked):
+    api = stocked
+    order = delivered(api)
+    ret, exchange = exchange_for(api, order, "4.00")
+    assert (ret["exchange_difference"], ret["refund_estimate"]) == ("-6.64", "6.64")
+    assert exchange["totals"]["total"] == "0.00" and exchange["payments"]["status"] == "paid"
+    assert api.order(order["order_id"])["payments"]["refunded"] == "0.00"  # nothing before the unit is back
+    receive_one(api, ret)
+    original = api.order(order["order_id"])
+    assert [(r["amount"], r["status"]) for r in original["refunds"]] == [("6.64", "succeeded")]
+    api.pipeline.drain()  # a redelivered receipt refunds nothing twice
+    assert api.order(order["order_id"])["payments"]["refunded"] == "6.64"
+
+
+def test_a_difference_the_card_on_file_refuses_waits_for_an_operator_who_collected_it(stocked):
+    from oms.bootstrap import context
+    from oms.services.ports import OrderCommit
+
+    api = stocked
+    order = delivered(api)
+    ctx = context()  # the card saved on file now declines (Stripe's test card for it)
+    stored = ctx.store.load(order["order_id"])
+    stored.payment.saved_payment_method = "pm_card_chargeDeclinedInsufficientFunds"
+    ctx.store.commit(OrderCommit(stored, [], state_only=True))
+    ret, exchange = exchange_for(api, order, "15.00")
+    held = {h["type"]: h["detail"] for h in exchange["holds"]}
+    assert set(held) == {"awaiting_return", "awaiting_payment"} and "insufficient_funds" in held["awaiting_payment"]
+    assert exchange["lines"][0]["allocated"] == 1  # still reserved
+    receive_one(api, ret)
+    assert [h["type"] for h in api.order(exchange["order_id"])["holds"]] == ["awaiting_payment"]
+    released = api.ops("POST", f"/orders/{exchange['order_id']}/holds/awaiting_payment/release",
+                       {"reason": "paid by bank transfer"})
+    assert released.status_code == 200, released.body
+    api.pipeline.drain()
+    exchange = api.order(exchange["order_id"])
+    assert not exchange["holds"] and exchange["fulfillment_orders"] and exchange["payments"]["status"] == "paid"
+
+
+def test_a_dearer_replacement_of_an_order_paid_elsewhere_waits_for_the_difference(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(lines=LINES, payment={"method": "prepaid", "reference": "GIFT-1"}))
+    api.pipeline.drain()
+    api.ship(order_id, "1ZPREPAID")
+    api.pipeline.drain()
+    api.webhook("tracking", {"tracking_number": "1ZPREPAID", "status": "delivered",
+                             "occurred_at": "2026-11-28T10:00:00Z", "description": "Delivered", "location": "New York"})
+    api.pipeline.drain()
+    ret, exchange = exchange_for(api, api.order(order_id), "12.50")
+    held = {h["type"]: h["detail"] for h in exchange["holds"]}
+    assert "awaiting_payment" in held and "1.86 USD more" in held["awaiting_payment"]
+    assert exchange["payments"]["authorized"] == "0.00"
+
+
+def test_a_replacement_cancelled_before_the_unit_arrives_leaves_the_unit_refunded_in_full(stocked):
+    api = stocked
+    order = delivered(api)
+    ret, exchange = exchange_for(api, order, "4.00")
+    cancelled = api.ops("POST", f"/orders/{exchange['order_id']}/cancel", {"reason": "out of that size"})
+    assert cancelled.status_code == 200, cancelled.body
+    api.pipeline.drain()
+    receive_one(api, ret)
+    assert api.order(order["order_id"])["payments"]["refunded"] == "10.64"
 
 
 def test_the_operators_list_pages_newest_first_through_its_cursor(stocked):

@@ -153,15 +153,71 @@ def test_a_receipt_is_applied_once_even_when_it_refunds_nothing():
     assert order.line("L1").returned == 1
 
 
-def test_an_exchange_is_never_returnless_and_replaces_as_many_units_as_come_back():
+def test_an_exchange_is_never_returnless():
     order = delivered(ready_to_ship(make_order([("SKU-A", 2, "10.00")])))
     ret, events = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
                                        "exchange_for": {"sku": "SKU-B"}}], returnless=100000)
     assert not ret.returnless and events[-1].event_type == "ReturnApproved"
+    assert ret.lines[0].exchange_for["quantity"] == 1  # as many as come back, unless asked otherwise
+
+
+def untaxed(lines, **more):
+    return delivered(ready_to_ship(make_order(lines, tax="0", **more)))
+
+
+def exchange(order, quantity, unit_price=None, exchange_quantity=None, return_id="r1"):
+    wanted = {"sku": "SKU-B", **({"unit_price": unit_price} if unit_price else {}),
+              **({"quantity": exchange_quantity} if exchange_quantity else {})}
+    ret, _ = open_return(order, [{"line_id": "L1", "quantity": quantity, "reason": "size_too_small",
+                                  "exchange_for": wanted}], return_id=return_id, fee="10")
+    return ret
+
+
+def test_an_even_exchange_moves_no_money_and_charges_no_restocking_fee():
+    order = untaxed([("SKU-A", 3, "10.00")])
+    ret = exchange(order, 3)
+    assert (ret.exchange_total, ret.exchange_credit, ret.exchange_difference, ret.refund_estimate) == (3000, 3000, 0, 0)
+
+
+def test_a_dearer_exchange_costs_the_difference_and_refunds_nothing():
+    order = untaxed([("SKU-A", 2, "10.00")])
+    ret = exchange(order, 2, unit_price="12.50")
+    assert (ret.exchange_total, ret.exchange_credit, ret.exchange_difference) == (2500, 2000, 500)
+    assert ret.refund_estimate == 0
+    receipt = ret.receive("WH1", units("L1", sellable=2), NOW)[0].data
+    assert receipt["exchange_refund"] == 0
+    assert order.record_returned("r1", receipt["lines"], "10", receipt=1)[0] == 0
+
+
+def test_a_cheaper_exchange_refunds_the_difference_by_unit_as_units_arrive_and_none_for_missing_ones():
+    order = untaxed([("SKU-A", 3, "10.00")])
+    ret = exchange(order, 3, unit_price="6.67")  # 3 x 10.00 back, 3 x 6.67 out: 9.99 owed
+    assert ret.exchange_difference == -999 and ret.refund_estimate == 999
+    first = ret.receive("WH1", units("L1", sellable=1), NOW)[0].data["exchange_refund"]
+    second = ret.receive("WH1", units("L1", missing=1), NOW)[0].data["exchange_refund"]
+    third = ret.receive("WH1", units("L1", damaged=1), NOW)[0].data["exchange_refund"]
+    assert (first, second, third) == (333, 0, 333)  # the missing unit's third is never refunded
+
+
+def test_an_exchange_may_replace_more_or_fewer_units_than_come_back():
+    order = untaxed([("SKU-A", 2, "10.00")])
+    ret = exchange(order, 2, exchange_quantity=1)  # two back, one out at what one was worth
+    assert ret.exchange_difference == -1000 and ret.refund_estimate == 1000
+    ret = exchange(untaxed([("SKU-A", 2, "10.00")]), 1, exchange_quantity=3)
+    assert ret.exchange_difference == 2000
+
+
+def test_a_replacement_price_the_currency_cannot_hold_is_refused():
+    order = untaxed([("SKU-A", 2, "10.00")])
     with pytest.raises(OrderRuleViolation) as error:
-        open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
-                             "exchange_for": {"sku": "SKU-B", "quantity": 3}}], return_id="r2")
-    assert error.value.code == "invalid_exchange"
+        exchange(order, 1, unit_price="10.001")
+    assert error.value.code == "invalid_exchange" and order.returns == {}
+
+
+def test_the_credit_is_what_the_units_were_worth_after_discounts_and_tax():
+    order = untaxed([("SKU-A", 3, "10.00")], discount="3.00")
+    ret = exchange(order, 3, unit_price="10.00")
+    assert ret.exchange_credit == 2700 and ret.exchange_difference == 300
 
 
 def test_closing_gives_back_only_the_units_that_never_came():

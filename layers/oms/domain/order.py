@@ -235,6 +235,8 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
         if hold_type in SELF_CLEARING_HOLDS:
             raise OrderRuleViolation("hold_not_releasable", f"a {hold_type} hold clears itself")
         if hold_type in CHANNEL_PAYMENT_HOLDS:
+            if self.payment.method == "card":  # a refused exchange difference an operator collected
+                self.payment.method, self.payment.channel_status, self.payment.status = "channel", "pending", "pending"
             return self.record_channel_paid(now, f"released by an operator: {reason}")
         events = self._release_hold(hold_type, f"released by an operator: {reason}")
         if hold_type in PAYMENT_HOLDS:

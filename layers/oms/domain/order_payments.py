@@ -30,8 +30,9 @@ class OrderPayments:
         return f"{self.order_id}:authorize:{answered + 1}"
 
     def needs_payment(self) -> bool:
+        # An exchange order waiting for its return is paid (its difference authorised) at once.
         return (self.fully_allocated and self.validated and self.payment.status == "pending"
-                and not self.hold_types() and bool(self.open_lines()))
+                and not self.hold_types() - {"awaiting_return"} and bool(self.open_lines()))
 
     def is_reauthorization(self) -> bool:
         """An earlier authorisation was captured from or given up: this one is for the rest."""
@@ -45,7 +46,7 @@ class OrderPayments:
             return []
         at_channel = self.payment.channel_status
         if at_channel == "pending":
-            return self._place_holds([Hold("awaiting_payment", "the channel has not taken the payment yet")])
+            return self._place_holds([Hold("awaiting_payment", self._awaiting_payment_detail())])
         held = at_channel == "authorized"
         reference = self.payment.reference or self.external_id
         self.payment.processor = "channel"
@@ -58,6 +59,15 @@ class OrderPayments:
             self._record_channel_capture(now)
         return [DomainEvent("PaymentRecorded", {"amount": self.total, "currency": self.currency,
                                                 "reference": reference, "kind": "authorized" if held else "paid"})]
+
+    def _awaiting_payment_detail(self) -> str:
+        if not self.exchange_for_return_id:
+            return "the channel has not taken the payment yet"
+        from .money import to_decimal_string
+
+        return (f"the replacement costs {to_decimal_string(self.total, self.currency)} {self.currency} more than "
+                f"the returned units and the original payment cannot be charged again: collect it, then release "
+                f"this hold")
 
     def _record_channel_capture(self, now: str) -> None:
         reference = self.payment.authorization_id
@@ -98,7 +108,7 @@ class OrderPayments:
         if amount <= 0:
             return False
         self.payment.pending_authorization = {"idempotency_key": key, "amount": amount,
-                                              "off_session": self.is_reauthorization()}
+                                              "off_session": self.is_reauthorization() or self.payment.off_session}
         return True
 
     def _take_planned_authorization(self, idempotency_key: str) -> int | None:
@@ -133,8 +143,12 @@ class OrderPayments:
             payment.record("authorization", amount, transaction_id=idempotency_key, status="failed",
                            occurred_at=now, processor_reference=authorization_id, failure="declined",
                            decline_code=decline_code, idempotency_key=idempotency_key)
-            hold = (Hold(REAUTHORIZATION_DECLINED, f"the rest could not be authorised again: {decline_code}")
-                    if self.is_reauthorization() else Hold("payment_declined", f"card declined: {decline_code}"))
+            if self.is_reauthorization():
+                hold = Hold(REAUTHORIZATION_DECLINED, f"the rest could not be authorised again: {decline_code}")
+            elif self.payment.off_session:
+                hold = self._difference_refused(decline_code)
+            else:
+                hold = Hold("payment_declined", f"card declined: {decline_code}")
             return [DomainEvent("PaymentDeclined", {"amount": amount, "currency": self.currency,
                                                   "decline_code": decline_code}),
                     *(self._place_holds([hold]) if self.open_lines() else [])]
@@ -166,8 +180,17 @@ class OrderPayments:
                             occurred_at=now, failure="refused" if refused else "no_answer", decline_code=reason,
                             idempotency_key=idempotency_key, off_session=off_session)
         detail = f"processor refused: {reason}" if refused else f"processor unavailable: {reason}"
+        hold = Hold("payment_error", detail)
+        if refused and self.payment.off_session and not self.is_reauthorization():
+            hold = self._difference_refused(reason)
         return [DomainEvent("PaymentFailed", {"amount": amount, "currency": self.currency, "reason": reason}),
-                *(self._place_holds([Hold("payment_error", detail)]) if self.open_lines() else [])]
+                *(self._place_holds([hold]) if self.open_lines() else [])]
+
+    def _difference_refused(self, reason: str) -> Hold:
+        """An exchange's difference the original card refused: the customer is not there to try
+        another card, so an operator collects it."""
+        return Hold("awaiting_payment", f"the original card refused the difference ({reason}): collect it, "
+                                        f"then release this hold")
 
     # ---- capturing what shipped ---------------------------------------------------------------------
     def capture_due(self) -> int:

@@ -70,20 +70,20 @@ class OrderReturns:
                 raise OrderRuleViolation("return_window_closed",
                                          f"line {line_id} was delivered more than {window_days} days ago")
             exchange = item.get("exchange_for")
-            if exchange and exchange.get("quantity", item["quantity"]) != item["quantity"]:
-                raise OrderRuleViolation("invalid_exchange", "an even exchange replaces as many units as come back")
-            if exchange:  # an even exchange: each replacement unit is worth what a returned one was
-                value = self.unit_values()[line_id]
-                exchange = {"sku": exchange["sku"], "quantity": item["quantity"],
-                            "unit_price": int(value + Fraction(1, 2))}
+            if exchange:
+                exchange = {"sku": exchange["sku"], "quantity": exchange.get("quantity") or item["quantity"],
+                            "unit_price": self._replacement_price(line_id, exchange.get("unit_price"))}
             lines.append(ReturnLine(line_id, self.line(line_id).sku, item["quantity"], item["reason"],
                                     item.get("note"), exchange))
         ret = Return(return_id, rma_number, self.order_id, self.order_number, self.currency, "requested", source,
                      now, lines, ship_replacement=ship_replacement, restocking_fee_percent=restocking_fee_percent,
                      channel=self.channel)
-        ret.refund_estimate = self.return_refund(
-            [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity,
-              "exchanged": line.exchange_for is not None} for line in lines], restocking_fee_percent)
+        everything = [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity,
+                       "exchanged": line.exchange_for is not None} for line in lines]
+        worth = self._units_worth(everything)
+        ret.exchange_credit = sum(w for w, item in zip(worth, everything, strict=True) if item["exchanged"])
+        ret.refund_estimate = (self.return_refund(everything, restocking_fee_percent)
+                               + max(0, -ret.exchange_difference))
         ret.returnless = (bool(returnless_below) and ret.refund_estimate < returnless_below
                           and not any(line.exchange_for for line in lines))  # an exchange needs the unit back
         self.returns[return_id] = {"rma_number": rma_number, "status": "requested", "lines": dict(wanted),
@@ -98,6 +98,18 @@ class OrderReturns:
             self.returns[return_id]["status"] = "approved"
         return ret, events
 
+    def _replacement_price(self, line_id: str, given: str | None) -> int:
+        """A replacement unit costs what the channel's price says (given), else what a returned
+        unit was worth (an even exchange: the OMS keeps no price list)."""
+        from .money import MoneyError, to_minor
+
+        if given is None:
+            return int(self.unit_values()[line_id] + Fraction(1, 2))
+        try:
+            return to_minor(given, self.currency)
+        except MoneyError as error:
+            raise OrderRuleViolation("invalid_exchange", f"exchange_for.unit_price: {error}") from None
+
     def _line_for_sku(self, sku: str | None) -> str | None:
         candidates = [line for line in self.lines if line.sku == sku]
         if not candidates:
@@ -109,19 +121,27 @@ class OrderReturns:
     def return_refund(self, received: list[dict], fee_percent: str) -> int:
         """What units arriving now are refunded: [{"line_id", "reason", "sellable", "damaged",
         "missing"}] (missing units are not refunded), with the shipping they make refundable."""
-        values, fee = self.unit_values(), Fraction(fee_percent) / 100
-        before = {line.line_id: line.returned for line in self.lines}
+        fee = Fraction(fee_percent) / 100
         amount = 0
-        for item in received:
-            units = item.get("sellable", 0) + item.get("damaged", 0) + item.get("kept", 0)
-            value, done = values[item["line_id"]], before[item["line_id"]]
-            worth = int(value * (done + units)) - int(value * done)
-            before[item["line_id"]] = done + units
+        for item, worth in zip(received, self._units_worth(received), strict=True):
             if item.get("exchanged"):
-                continue  # an even exchange: what the units were worth pays for their replacement
+                continue  # what the units were worth pays for their replacement (the return's credit)
             amount += worth - (int(worth * fee) if item["reason"] not in MERCHANT_FAULT else 0)
         groups = self._groups_fully_returned_for_merchant_reasons(received)
         return amount + sum(g.shipping_total for g in self.delivery_groups if g.group_id in groups)
+
+    def _units_worth(self, received: list[dict]) -> list[int]:
+        """What each item's units that came back (not missing) are worth, counted on from the
+        units of its line returned before."""
+        values = self.unit_values()
+        before = {line.line_id: line.returned for line in self.lines}
+        worths = []
+        for item in received:
+            units = item.get("sellable", 0) + item.get("damaged", 0) + item.get("kept", 0)
+            value, done = values[item["line_id"]], before[item["line_id"]]
+            worths.append(int(value * (done + units)) - int(value * done))
+            before[item["line_id"]] = done + units
+        return worths
 
     def _groups_fully_returned_for_merchant_reasons(self, received: list[dict]) -> set[str]:
         """Delivery groups whose every unit is back, none for the customer's reasons, once these

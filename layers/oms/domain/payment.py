@@ -47,6 +47,7 @@ class Payment:
     # saved payment method and the processor's customer), when the processor allows it.
     saved_payment_method: str | None = None
     processor_customer: str | None = None
+    off_session: bool = False  # authorised without the customer (an exchange's difference, on the saved card)
     charge_ids: list[str] = field(default_factory=list)
     transactions: list[dict] = field(default_factory=list)
     refunds: list[dict] = field(default_factory=list)

@@ -58,6 +58,10 @@ class Return:
     restocking_fee_percent: str = "0"  # the policy when the return was made
     returnless: bool = False  # worth less than the returnless threshold: nothing needs to come back
     refund_estimate: int = 0
+    # What the exchanged units are worth: it pays for their replacements. Replacements worth
+    # more cost the customer the difference (charged on the exchange order); worth less, the
+    # rest is refunded as the exchanged units arrive.
+    exchange_credit: int = 0
     exchange_order_id: str | None = None
     tracking: dict | None = None  # {"carrier", "tracking_number", "status", "events"}
     decline_reason: str | None = None
@@ -94,7 +98,7 @@ class Return:
         self.receipts.append({"receipt": 1, "location_id": None, "received_at": now, "lines": lines})
         events.append(DomainEvent("ReturnReceived", self._data(
             receipt=1, location_id=None, lines=lines, restocking_fee_percent=self.restocking_fee_percent,
-            complete=True, returnless=True)))
+            complete=True, returnless=True, exchange_refund=0)))
         return events + self.close()
 
     def decline(self, reason: str) -> list[DomainEvent]:
@@ -160,6 +164,7 @@ class Return:
         if not placed:
             raise OrderRuleViolation("nothing_received", "a receipt needs at least one unit")
         counts: dict[int, dict] = {}
+        refunded_before = self.exchange_refund_so_far()
         for line, condition, quantity in placed:
             setattr(line, condition, getattr(line, condition) + quantity)
             item = counts.setdefault(id(line), {"line_id": line.line_id, "sku": line.sku, "reason": line.reason,
@@ -167,12 +172,15 @@ class Return:
                                                 "exchanged": line.exchange_for is not None})
             item[condition] += quantity
         lines = list(counts.values())
+        exchange_refund = self.exchange_refund_so_far() - refunded_before
         self.status = "received"
-        receipt = {"receipt": len(self.receipts) + 1, "location_id": location_id, "received_at": now, "lines": lines}
+        receipt = {"receipt": len(self.receipts) + 1, "location_id": location_id, "received_at": now, "lines": lines,
+                   "exchange_refund": exchange_refund}
         self.receipts.append(receipt)
         return [DomainEvent("ReturnReceived", self._data(
             receipt=receipt["receipt"], location_id=location_id, lines=lines,
-            restocking_fee_percent=self.restocking_fee_percent, complete=self.complete, returnless=False))]
+            restocking_fee_percent=self.restocking_fee_percent, complete=self.complete, returnless=False,
+            exchange_refund=exchange_refund))]
 
     @property
     def complete(self) -> bool:
@@ -193,6 +201,24 @@ class Return:
     def exchanges(self) -> list[ReturnLine]:
         return [line for line in self.lines if line.exchange_for]
 
+    @property
+    def exchange_total(self) -> int:
+        """What the replacements are worth."""
+        return sum(line.exchange_for["unit_price"] * line.exchange_for["quantity"] for line in self.exchanges())
+
+    @property
+    def exchange_difference(self) -> int:
+        """Positive: the customer pays this much more; negative: this much is refunded."""
+        return self.exchange_total - self.exchange_credit if self.exchanges() else 0
+
+    def exchange_refund_so_far(self) -> int:
+        """The part of a cheaper exchange's difference refunded once the exchanged units that
+        arrived so far are counted: shared by unit, so partial receipts add up to it exactly;
+        a missing unit earns none of it."""
+        owed, units = max(0, -self.exchange_difference), sum(line.quantity for line in self.exchanges())
+        back = sum(line.sellable + line.damaged for line in self.exchanges())
+        return owed * back // units if units else 0
+
     def record_exchange_order(self, order_id: str) -> list[DomainEvent]:
         if self.exchange_order_id:
             return []
@@ -200,7 +226,9 @@ class Return:
         return [DomainEvent("ExchangeOrderCreated", self._data(
             exchange_order_id=order_id, ship_replacement=self.ship_replacement,
             lines=[{"sku": line.exchange_for["sku"], "quantity": line.exchange_for["quantity"]}
-                   for line in self.exchanges()]))]
+                   for line in self.exchanges()],
+            exchange_total=self.exchange_total, exchange_credit=self.exchange_credit,
+            difference=self.exchange_difference, currency=self.currency))]
 
     def close(self) -> list[DomainEvent]:
         if self.status == "closed":

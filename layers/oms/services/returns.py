@@ -130,9 +130,9 @@ def order_learns(ctx: Context, detail: dict) -> list[DomainEvent]:
 
 def place_exchange_order(ctx: Context, return_id: str) -> list[DomainEvent]:
     """The replacement units become an order of their own (channel "exchange", one per return:
-    its external id is the return's), linked both ways, paid by the units coming back (an even
-    exchange), reserved now, and held until the return arrives unless it ships at once."""
-    from oms.domain.holds import Hold
+    its external id is the return's), linked both ways, reserved now, and held until the return
+    arrives unless it ships at once. The return's credit (what the exchanged units were worth)
+    comes off its lines; what is left, if anything, the customer pays (see exchange_payment)."""
     from oms.domain.money import to_decimal_string
 
     from .canonical import CanonicalOrder
@@ -144,24 +144,57 @@ def place_exchange_order(ctx: Context, return_id: str) -> list[DomainEvent]:
     original = ctx.store.load(ret.order_id)
     group = original.delivery_groups[0]
     money = lambda minor: to_decimal_string(minor, original.currency)  # noqa: E731
+    prices = [line.exchange_for["unit_price"] * line.exchange_for["quantity"] for line in ret.exchanges()]
+    credits = _shares(min(ret.exchange_credit, ret.exchange_total), prices)
     lines = [{"sku": line.exchange_for["sku"], "quantity": line.exchange_for["quantity"],
-              "unit_price": money(line.exchange_for["unit_price"])} for line in ret.exchanges()]
-    total = sum(line.exchange_for["unit_price"] * line.exchange_for["quantity"] for line in ret.exchanges())
+              "unit_price": money(line.exchange_for["unit_price"]), "discount": money(credit)}
+             for line, credit in zip(ret.exchanges(), credits, strict=True)]
+    payment = exchange_payment(original, ret)
     body = {"external_id": ret.return_id, "channel_order_number": ret.rma_number, "placed_at": ctx.clock.now(),
             "currency": original.currency, "customer": original.customer, "billing_address": original.billing_address,
             "shipping_address": group.shipping_address, "shipping_method": group.shipping_method, "lines": lines,
-            "shipping_total": "0", "tax_total": "0", "taxes_included": True, "total": money(total),
-            "payment": {"method": "prepaid", "reference": f"exchange:{ret.return_id}"}}
+            "shipping_total": "0", "tax_total": "0", "taxes_included": True, "discount_total": money(sum(credits)),
+            "total": money(max(0, ret.exchange_difference)), "payment": payment}
 
     def link(order: Order) -> None:
         order.exchange_for_return_id = ret.return_id
         if ret.ship_replacement != "immediately":
             order.holds.append(Hold("awaiting_return", f"ships when return {ret.rma_number} is received"))
+        if payment["method"] == "card":  # the original card, without the customer
+            order.payment.off_session = True
+            order.payment.saved_payment_method = original.payment.saved_payment_method
+            order.payment.processor_customer = original.payment.processor_customer
     received = receive_order(ctx, CanonicalOrder.model_validate(body), channel="exchange",
                              fingerprint=body_fingerprint({"exchange_for_return_id": ret.return_id}), shape=link)
     linked = change_return(ctx, return_id, lambda r: ReturnCommit(r, r.record_exchange_order(received.order_id)))
     # The return may have arrived meanwhile (its ReturnReceived found no exchange to release).
     return release_exchange(ctx, return_id) if linked.complete else []
+
+
+def exchange_payment(original: Order, ret: Return) -> dict:
+    """How the exchange order is paid: nothing more (the credit covers it); the difference
+    authorised on the original card off-session; or, when the original was paid at the channel
+    or has no card saved for later use, by an operator who collects it (the order waits on an
+    awaiting_payment hold, released once the money is in)."""
+    reference = f"exchange:{ret.return_id}"
+    if ret.exchange_difference <= 0:
+        return {"method": "prepaid", "reference": reference}
+    card = original.payment
+    if card.method == "card" and card.saved_payment_method:
+        return {"method": "card", "payment_method": card.saved_payment_method}
+    return {"method": "channel", "status": "pending", "reference": reference}
+
+
+def _shares(amount: int, weights: list[int]) -> list[int]:
+    """`amount` split in proportion to `weights`, in whole minor units that add up exactly."""
+    total = sum(weights)
+    if not total:
+        return [0 for _ in weights]
+    shares = [amount * w // total for w in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: -(amount * weights[i] % total))
+    for i in by_remainder[:amount - sum(shares)]:
+        shares[i] += 1
+    return shares
 
 
 def cancel_exchange(ctx: Context, return_id: str, reason: str) -> list[DomainEvent]:
@@ -182,7 +215,9 @@ def release_exchange(ctx: Context, return_id: str) -> list[DomainEvent]:
     ret = ctx.returns.load_return(return_id)
     if ret is None or not ret.exchange_order_id:
         return []
-    return update_order(ctx, ret.exchange_order_id, lambda order: OrderCommit(order, order.release_awaiting_return()))
+    # Paid already (at approval): released, its fulfilment orders follow in the same commit.
+    return update_order(ctx, ret.exchange_order_id, lambda order: OrderCommit(
+        order, order.release_awaiting_return() + order.create_fulfillment_orders()))
 
 
 def refund_receipt(ctx: Context, data: dict) -> list[DomainEvent]:
@@ -190,17 +225,21 @@ def refund_receipt(ctx: Context, data: dict) -> list[DomainEvent]:
     request key names it), never more than is left to refund. RefundRequested then takes it to
     the processor (payments queue) or the channel (channel-updates queue)."""
     key = f"{data['return_id']}:receipt:{data['receipt']}"
+    lines, exchange_refund = data["lines"], data.get("exchange_refund", 0)
+    if _exchange_cancelled(ctx, data["return_id"]):  # no replacement: the units are refunded instead
+        lines, exchange_refund = [{**item, "exchanged": False} for item in lines], 0
 
     def step(order: Order) -> OrderCommit | None:
         if order.receipt_applied(data["return_id"], data["receipt"]):
             return None  # this receipt was applied already (a redelivered event)
-        amount, units, shipping = order.record_returned(data["return_id"], data["lines"],
+        amount, units, shipping = order.record_returned(data["return_id"], lines,
                                                         data["restocking_fee_percent"], receipt=data["receipt"])
+        amount += exchange_refund
         order.record_return_status(data["return_id"], "received")
         amount = min(amount, order.payment.refundable())
         if amount <= 0:
             return OrderCommit(order, [], state_only=True)
-        merchant = any(item["reason"] in ("damaged", "defective") for item in data["lines"])
+        merchant = any(item["reason"] in ("damaged", "defective") for item in lines)
         try:
             _, events = order.request_refund(
                 amount=amount, lines=units, shipping=shipping, reason="damaged" if merchant else "other",
@@ -213,3 +252,10 @@ def refund_receipt(ctx: Context, data: dict) -> list[DomainEvent]:
         return update_order(ctx, data["order_id"], step)
     except UnknownOrder:
         return []
+
+
+def _exchange_cancelled(ctx: Context, return_id: str) -> bool:
+    """The return's exchange order was cancelled before its units came back."""
+    ret = ctx.returns.load_return(return_id)
+    exchange = ctx.store.load(ret.exchange_order_id) if ret and ret.exchange_order_id else None
+    return exchange is not None and exchange.status == "cancelled"
