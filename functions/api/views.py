@@ -109,13 +109,19 @@ def return_view(ret, history: list[dict] | None = None) -> dict:
         "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity, "reason": line.reason,
                    "note": line.note, "received": line.received, "sellable": line.sellable,
                    "damaged": line.damaged, "missing": line.missing, "kept": line.kept,
-                   "exchange_for": {**line.exchange_for, "unit_price": money(line.exchange_for["unit_price"])}
-                   if line.exchange_for else None} for line in ret.lines],
+                   "exchange_for": _exchange_view(line, money) if line.exchange_for else None} for line in ret.lines],
         "refund_estimate": money(ret.refund_estimate), "currency": ret.currency,
-        "exchange_credit": money(ret.exchange_credit), "exchange_difference": money(ret.exchange_difference),
+        "exchange_credit": money(ret.exchange_credit), "exchange_charge": money(ret.exchange_charge),
+        "exchange_refund": money(ret.exchange_refund),
         "exchange_order_id": ret.exchange_order_id, "ship_replacement": ret.ship_replacement,
         "restocking_fee_percent": ret.restocking_fee_percent, "returnless": ret.returnless,
         "tracking": ret.tracking, "receipts": ret.receipts, "decline_reason": ret.decline_reason}
     if history is not None:
         view["history"] = [{k: h[k] for k in ("sequence", "event_type", "occurred_at", "data")} for h in history]
     return view
+
+
+def _exchange_view(line, money) -> dict:
+    wanted = line.exchange_for
+    return {"sku": wanted["sku"], "quantity": wanted["quantity"], "unit_price": money(wanted["unit_price"]),
+            "even": wanted.get("even", "credit" not in wanted), "credit": money(wanted.get("credit", 0))}

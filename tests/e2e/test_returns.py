@@ -42,15 +42,16 @@ def test_a_damaged_unit_refunded_and_another_exchanged_for_a_different_size(stac
                                  "exchange_for": {"sku": "RET-TEE-L", "unit_price": "23.00"}}]})
     assert created.status_code == 201, created.text
     ret = created.json()
-    assert ret["status"] == "approved" and ret["refund_estimate"] == "21.60"  # 20.00 + its share of the tax
-    assert ret["exchange_credit"] == "21.60" and ret["exchange_difference"] == "1.40"  # the L costs 23.00
+    assert ret["refund_estimate"] == "21.60"  # 20.00 + its share of the tax
+    assert ret["exchange_credit"] == "21.60" and ret["exchange_charge"] == "1.40"  # the L costs 23.00
+    # A price the storefront sent is checked by an agent (the OMS keeps no price list).
+    assert ret["status"] == "requested"
+    assert stack.ops("POST", f"/returns/{ret['return_id']}/approve", {}).json()["status"] == "approved"
     deadline = time.monotonic() + 30
     while not (exchange_id := stack.ops("GET", f"/returns/{ret['return_id']}").json()["exchange_order_id"]):
         assert time.monotonic() < deadline, "the exchange order was never created"
         time.sleep(0.2)
-    # reserved, and the difference authorised on the original card, off-session, at once
-    exchange = stack.wait_for(exchange_id, lambda o: o["lines"][0]["allocated"] == 1
-                              and o["payments"]["authorized"] == "1.40")
+    exchange = stack.wait_for(exchange_id, lambda o: o["lines"][0]["allocated"] == 1)  # reserved at once
     assert [h["type"] for h in exchange["holds"]] == ["awaiting_return"] and not exchange["fulfillment_orders"]
 
     tee_m = _on_hand(stack, "RET-TEE-M")
@@ -73,8 +74,9 @@ def test_a_damaged_unit_refunded_and_another_exchanged_for_a_different_size(stac
                          timeout=5).json()["data"]
     assert [r["amount"] for r in refunds if r["metadata"].get("oms_key")] == [2160]
 
-    # The exchange is released, fulfilled and ships.
+    # The exchange is released, the difference authorised on the original card off-session, and it ships.
     exchange = stack.wait_for(exchange_id, lambda o: o["fulfillment_orders"] and not o["holds"])
+    assert exchange["payments"]["authorized"] == "1.40"
     fo = exchange["fulfillment_orders"][0]["fulfillment_order_id"]
     assert stack.ops("POST", f"/fulfillment-orders/{fo}/ship", {"carrier": "ups",
                                                                "tracking_number": "1ZRETE2E02"}).status_code == 201

@@ -163,7 +163,7 @@ def test_an_even_exchange_reserves_the_replacement_and_ships_it_once_the_return_
     assert created.status_code == 201, created.body
     ret = created.json_body
     assert ret["refund_estimate"] == "0.00" and ret["lines"][0]["exchange_for"] == {
-        "sku": "SKU-3", "quantity": 1, "unit_price": "10.64"}
+        "sku": "SKU-3", "quantity": 1, "unit_price": "10.64", "even": True, "credit": "10.64"}
     api.pipeline.drain()
     exchange_id = api.ops("GET", f"/returns/{ret['return_id']}").json_body["exchange_order_id"]
     exchange = api.order(exchange_id)
@@ -198,35 +198,45 @@ def test_an_exchange_for_an_unknown_sku_or_at_a_price_the_currency_cannot_hold_i
 
 
 def exchange_for(api, order, unit_price: str, quantity: int = 1) -> tuple[dict, dict]:
-    """A customer exchanges one unit of L1 (worth 10.64) for SKU-3 at `unit_price`."""
-    created = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
-                                                      "exchange_for": {"sku": "SKU-3", "unit_price": unit_price,
-                                                                       "quantity": quantity}}]})
+    """An operator exchanges one unit of L1 (worth 10.64) for SKU-3 at `unit_price`."""
+    created = api.ops("POST", f"/orders/{order['order_id']}/returns", {"lines": [
+        {"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+         "exchange_for": {"sku": "SKU-3", "unit_price": unit_price, "quantity": quantity}}]})
     assert created.status_code == 201, created.body
     api.pipeline.drain()
     ret = api.ops("GET", f"/returns/{created.json_body['return_id']}").json_body
     return ret, api.order(ret["exchange_order_id"])
 
 
-def receive_one(api, ret: dict) -> None:
+def receive_one(api, ret: dict, condition: str = "sellable") -> None:
     received = api.ops("POST", f"/returns/{ret['return_id']}/receive", {"location_id": "WH1", "lines": [
-        {"line_id": "L1", "quantity": 1, "condition": "sellable"}]})
+        {"line_id": "L1", "quantity": 1, "condition": condition}]})
     assert received.status_code == 200, received.body
     api.pipeline.drain()
 
 
-def test_a_dearer_replacement_authorises_the_difference_on_the_original_card_and_captures_it_when_it_ships(stocked):
+def test_a_customers_exchange_at_a_price_of_their_own_waits_for_an_operator(stocked):
+    api = stocked
+    order = delivered(api)
+    created = customer_return(api, order, {"lines": [{"line_id": "L1", "quantity": 1, "reason": "size_too_small",
+                                                      "exchange_for": {"sku": "SKU-3", "unit_price": "0.01"}}]})
+    assert created.status_code == 201 and created.json_body["status"] == "requested"
+    api.pipeline.drain()
+    assert api.ops("GET", f"/returns/{created.json_body['return_id']}").json_body["exchange_order_id"] is None
+
+
+def test_a_dearer_replacement_charges_the_difference_to_the_original_card_once_the_unit_is_back(stocked):
     api = stocked
     order = delivered(api)
     ret, exchange = exchange_for(api, order, "12.50")
-    assert (ret["exchange_credit"], ret["exchange_difference"], ret["refund_estimate"]) == ("10.64", "1.86", "0.00")
-    # the credit comes off the replacement: only the difference is charged, at once, off-session
+    assert (ret["exchange_credit"], ret["exchange_charge"], ret["refund_estimate"]) == ("10.64", "1.86", "0.00")
+    # the credit comes off the replacement: only the difference is to pay, once the unit is back
     assert exchange["totals"]["discount"] == "10.64" and exchange["totals"]["total"] == "1.86"
-    assert exchange["payments"]["status"] == "authorized" and exchange["payments"]["authorized"] == "1.86"
+    assert exchange["lines"][0]["allocated"] == 1 and exchange["payments"]["authorized"] == "0.00"
     assert [h["type"] for h in exchange["holds"]] == ["awaiting_return"] and not exchange["fulfillment_orders"]
     receive_one(api, ret)
     exchange = api.order(exchange["order_id"])
-    assert not exchange["holds"] and exchange["fulfillment_orders"]
+    assert not exchange["holds"] and exchange["fulfillment_orders"] and exchange["payments"]["authorized"] == "1.86"
     api.ship(exchange["order_id"], "1ZDEARER")
     api.pipeline.drain()
     assert api.order(exchange["order_id"])["payments"]["captured"] == "1.86"
@@ -237,14 +247,15 @@ def test_a_cheaper_replacement_refunds_the_difference_when_the_unit_arrives(stoc
     api = stocked
     order = delivered(api)
     ret, exchange = exchange_for(api, order, "4.00")
-    assert (ret["exchange_difference"], ret["refund_estimate"]) == ("-6.64", "6.64")
-    assert exchange["totals"]["total"] == "0.00" and exchange["payments"]["status"] == "paid"
+    assert (ret["exchange_charge"], ret["exchange_refund"], ret["refund_estimate"]) == ("0.00", "6.64", "6.64")
+    assert exchange["totals"]["total"] == "0.00"
     assert api.order(order["order_id"])["payments"]["refunded"] == "0.00"  # nothing before the unit is back
     receive_one(api, ret)
     original = api.order(order["order_id"])
     assert [(r["amount"], r["status"]) for r in original["refunds"]] == [("6.64", "succeeded")]
     api.pipeline.drain()  # a redelivered receipt refunds nothing twice
     assert api.order(order["order_id"])["payments"]["refunded"] == "6.64"
+    assert api.order(exchange["order_id"])["payments"]["status"] == "paid"
 
 
 def test_a_difference_the_card_on_file_refuses_waits_for_an_operator_who_collected_it(stocked):
@@ -258,11 +269,11 @@ def test_a_difference_the_card_on_file_refuses_waits_for_an_operator_who_collect
     stored.payment.saved_payment_method = "pm_card_chargeDeclinedInsufficientFunds"
     ctx.store.commit(OrderCommit(stored, [], state_only=True))
     ret, exchange = exchange_for(api, order, "15.00")
-    held = {h["type"]: h["detail"] for h in exchange["holds"]}
-    assert set(held) == {"awaiting_return", "awaiting_payment"} and "insufficient_funds" in held["awaiting_payment"]
-    assert exchange["lines"][0]["allocated"] == 1  # still reserved
     receive_one(api, ret)
-    assert [h["type"] for h in api.order(exchange["order_id"])["holds"]] == ["awaiting_payment"]
+    exchange = api.order(exchange["order_id"])
+    held = {h["type"]: h["detail"] for h in exchange["holds"]}
+    assert list(held) == ["awaiting_payment"] and "4.36 USD" in held["awaiting_payment"]
+    assert "insufficient_funds" in held["awaiting_payment"] and exchange["lines"][0]["allocated"] == 1
     released = api.ops("POST", f"/orders/{exchange['order_id']}/holds/awaiting_payment/release",
                        {"reason": "paid by bank transfer"})
     assert released.status_code == 200, released.body
@@ -281,9 +292,11 @@ def test_a_dearer_replacement_of_an_order_paid_elsewhere_waits_for_the_differenc
                              "occurred_at": "2026-11-28T10:00:00Z", "description": "Delivered", "location": "New York"})
     api.pipeline.drain()
     ret, exchange = exchange_for(api, api.order(order_id), "12.50")
+    receive_one(api, ret)
+    exchange = api.order(exchange["order_id"])
     held = {h["type"]: h["detail"] for h in exchange["holds"]}
-    assert "awaiting_payment" in held and "1.86 USD more" in held["awaiting_payment"]
-    assert exchange["payments"]["authorized"] == "0.00"
+    assert list(held) == ["awaiting_payment"] and "1.86 USD more" in held["awaiting_payment"]
+    assert exchange["payments"]["authorized"] == "0.00" and not exchange["fulfillment_orders"]
 
 
 def test_a_replacement_cancelled_before_the_unit_arrives_leaves_the_unit_refunded_in_full(stocked):
@@ -295,6 +308,44 @@ def test_a_replacement_cancelled_before_the_unit_arrives_leaves_the_unit_refunde
     api.pipeline.drain()
     receive_one(api, ret)
     assert api.order(order["order_id"])["payments"]["refunded"] == "10.64"
+
+
+def test_an_exchanged_unit_that_never_came_ships_no_replacement_unless_an_operator_says_so(stocked):
+    api = stocked
+    order = delivered(api)
+    ret, exchange = exchange_for(api, order, "10.64")
+    receive_one(api, ret, "missing")  # an empty box
+    exchange = api.order(exchange["order_id"])
+    assert exchange["status"] == "cancelled" and api.ops("GET", "/inventory/SKU-3").json_body["totals"]["reserved"] == 0
+    assert api.order(order["order_id"])["payments"]["refunded"] == "0.00"
+
+    two = api.ops("POST", f"/orders/{order['order_id']}/returns", {"lines": [
+        {"line_id": "L2", "quantity": 1, "reason": "other", "exchange_for": {"sku": "SKU-3", "quantity": 2}},
+        ]}).json_body
+    api.pipeline.drain()
+    api.ops("POST", f"/returns/{two['return_id']}/close", {})
+    api.pipeline.drain()
+    assert api.order(api.ops("GET", f"/returns/{two['return_id']}").json_body["exchange_order_id"])["status"] == \
+        "cancelled"
+
+
+def test_an_operator_may_ship_a_replacement_whose_units_came_back_only_in_part(stocked):
+    api = stocked
+    order = delivered(api)
+    ret = api.ops("POST", f"/orders/{order['order_id']}/returns", {"lines": [
+        {"line_id": "L1", "quantity": 2, "reason": "size_too_small", "exchange_for": {"sku": "SKU-3"}}]}).json_body
+    api.pipeline.drain()
+    api.ops("POST", f"/returns/{ret['return_id']}/receive", {"location_id": "WH1", "lines": [
+        {"line_id": "L1", "quantity": 1, "condition": "sellable"}, {"line_id": "L1", "quantity": 1,
+                                                                    "condition": "missing"}]})
+    api.pipeline.drain()
+    exchange_id = api.ops("GET", f"/returns/{ret['return_id']}").json_body["exchange_order_id"]
+    held = {h["type"]: h["detail"] for h in api.order(exchange_id)["holds"]}
+    assert "without 1 of the exchanged unit(s)" in held["awaiting_return"]
+    released = api.ops("POST", f"/orders/{exchange_id}/holds/awaiting_return/release", {"reason": "customer vetted"})
+    assert released.status_code == 200, released.body
+    api.pipeline.drain()
+    assert api.order(exchange_id)["fulfillment_orders"]
 
 
 def test_the_operators_list_pages_newest_first_through_its_cursor(stocked):

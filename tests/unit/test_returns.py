@@ -130,6 +130,34 @@ def test_no_sequence_of_partial_receipts_refunds_more_than_captured_or_restocks_
         assert refunded == int(order.unit_values()["L1"] * 3)
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(receipts=st.lists(st.tuples(st.sampled_from(["L1", "L2"]), st.sampled_from(["sellable", "damaged", "missing"]),
+                                   st.integers(1, 3)), max_size=8),
+       prices=st.tuples(st.sampled_from([None, "0.01", "3.33", "9.99", "25.00"]),
+                        st.sampled_from([None, "0.10", "0.35", "7.00"])),
+       quantities=st.tuples(st.sampled_from([None, 1, 2, 5]), st.sampled_from([None, 1, 3])))
+def test_no_exchange_refunds_more_than_its_units_were_worth_nor_more_than_captured(receipts, prices, quantities):
+    order = delivered(ready_to_ship(make_order([("SKU-A", 3, "9.99"), ("SKU-B", 2, "0.35")], tax="1.17",
+                                               discount="0.50")))
+    lines = [{"line_id": line_id, "quantity": n, "reason": "size_too_small",
+              "exchange_for": {"sku": "SKU-C", **({"unit_price": price} if price else {}),
+                               **({"quantity": quantity} if quantity else {})}}
+             for line_id, n, price, quantity in zip(("L1", "L2"), (3, 2), prices, quantities, strict=True)]
+    ret, _ = open_return(order, lines, source="operator")
+    refunded = 0
+    for line_id, condition, quantity in receipts:
+        try:
+            events = ret.receive("WH1", units(line_id, **{condition: quantity}), NOW)
+        except OrderRuleViolation:
+            continue
+        refunded += order.record_returned("r1", events[-1].data["lines"], "0")[0]
+    assert refunded <= min(ret.exchange_refund, order.payment.captured)
+    if ret.replacements_due() == "ship":  # everything came back: the whole difference, to the cent
+        assert refunded == ret.exchange_refund
+    even = [line for line in ret.lines if line.exchange_for["even"]]
+    assert all(line.exchange_money() == (0, 0) for line in even)
+
+
 def test_a_return_worth_less_than_the_threshold_is_refunded_at_approval_and_nothing_comes_back():
     order = delivered(ready_to_ship(make_order([("SKU-A", 2, "3.00")], shipping="5.00", tax="0")))
     ret, events = open_return(order, [{"line_id": "L1", "quantity": 1, "reason": "changed_mind"}], returnless=500)
@@ -165,46 +193,86 @@ def untaxed(lines, **more):
     return delivered(ready_to_ship(make_order(lines, tax="0", **more)))
 
 
-def exchange(order, quantity, unit_price=None, exchange_quantity=None, return_id="r1"):
+def exchange(order, quantity, unit_price=None, exchange_quantity=None, return_id="r1", source="operator"):
     wanted = {"sku": "SKU-B", **({"unit_price": unit_price} if unit_price else {}),
               **({"quantity": exchange_quantity} if exchange_quantity else {})}
     ret, _ = open_return(order, [{"line_id": "L1", "quantity": quantity, "reason": "size_too_small",
-                                  "exchange_for": wanted}], return_id=return_id, fee="10")
+                                  "exchange_for": wanted}], return_id=return_id, fee="10", source=source)
     return ret
+
+
+def money(ret):
+    return ret.exchange_credit, ret.exchange_charge, ret.exchange_refund, ret.refund_estimate
 
 
 def test_an_even_exchange_moves_no_money_and_charges_no_restocking_fee():
     order = untaxed([("SKU-A", 3, "10.00")])
+    assert money(exchange(order, 3)) == (3000, 0, 0, 0)
+
+
+def test_an_even_exchange_moves_no_money_whatever_the_rounding():
+    order = untaxed([("SKU-A", 3, "10.00")], discount="0.03")  # each unit worth 9.99 (and a third)
     ret = exchange(order, 3)
-    assert (ret.exchange_total, ret.exchange_credit, ret.exchange_difference, ret.refund_estimate) == (3000, 3000, 0, 0)
+    assert ret.lines[0].exchange_for["unit_price"] == 999 and money(ret) == (2997, 0, 0, 0)
 
 
 def test_a_dearer_exchange_costs_the_difference_and_refunds_nothing():
     order = untaxed([("SKU-A", 2, "10.00")])
     ret = exchange(order, 2, unit_price="12.50")
-    assert (ret.exchange_total, ret.exchange_credit, ret.exchange_difference) == (2500, 2000, 500)
-    assert ret.refund_estimate == 0
+    assert money(ret) == (2000, 500, 0, 0)
     receipt = ret.receive("WH1", units("L1", sellable=2), NOW)[0].data
-    assert receipt["exchange_refund"] == 0
+    assert receipt["lines"][0]["exchange_refund"] == 0
     assert order.record_returned("r1", receipt["lines"], "10", receipt=1)[0] == 0
 
 
 def test_a_cheaper_exchange_refunds_the_difference_by_unit_as_units_arrive_and_none_for_missing_ones():
     order = untaxed([("SKU-A", 3, "10.00")])
     ret = exchange(order, 3, unit_price="6.67")  # 3 x 10.00 back, 3 x 6.67 out: 9.99 owed
-    assert ret.exchange_difference == -999 and ret.refund_estimate == 999
-    first = ret.receive("WH1", units("L1", sellable=1), NOW)[0].data["exchange_refund"]
-    second = ret.receive("WH1", units("L1", missing=1), NOW)[0].data["exchange_refund"]
-    third = ret.receive("WH1", units("L1", damaged=1), NOW)[0].data["exchange_refund"]
-    assert (first, second, third) == (333, 0, 333)  # the missing unit's third is never refunded
+    assert money(ret) == (3000, 0, 999, 999)
+    shares = [ret.receive("WH1", units("L1", **{condition: 1}), NOW)[0].data["lines"][0]["exchange_refund"]
+              for condition in ("sellable", "missing", "damaged")]
+    assert shares == [333, 0, 333]  # the missing unit's third is never refunded
+
+
+def test_each_exchange_line_settles_its_own_difference():
+    order = untaxed([("SKU-A", 1, "100.00"), ("SKU-C", 1, "50.00")])
+    ret, _ = open_return(order, [
+        {"line_id": "L1", "quantity": 1, "reason": "size_too_small", "exchange_for": {"sku": "SKU-B"}},
+        {"line_id": "L2", "quantity": 1, "reason": "size_too_small",
+         "exchange_for": {"sku": "SKU-D", "unit_price": "10.00"}}], source="operator")
+    assert money(ret) == (15000, 0, 4000, 4000)
+    receipt = ret.receive("WH1", units("L1", sellable=1) + units("L2", missing=1), NOW)[0].data
+    assert [item["exchange_refund"] for item in receipt["lines"]] == [0, 0]  # L2's difference did not come
+    assert ret.replacements_due() == "operator"
+
+
+def test_replacements_ship_once_every_exchanged_unit_is_back_and_are_cancelled_if_none_came():
+    order = untaxed([("SKU-A", 2, "10.00"), ("SKU-C", 1, "5.00")])
+    ret, _ = open_return(order, [
+        {"line_id": "L1", "quantity": 2, "reason": "size_too_small", "exchange_for": {"sku": "SKU-B"}},
+        {"line_id": "L2", "quantity": 1, "reason": "damaged"}], source="operator")
+    ret.receive("WH1", units("L1", sellable=1), NOW)
+    assert ret.replacements_due() == "wait"
+    ret.receive("WH1", units("L1", sellable=1), NOW)
+    assert ret.replacements_due() == "ship"  # the refunded line need not come first
+    other, _ = open_return(untaxed([("SKU-C", 1, "5.00")]), [{"line_id": "L1", "quantity": 1, "reason": "other",
+                                                              "exchange_for": {"sku": "SKU-B"}}], source="operator")
+    other.receive("WH1", units("L1", missing=1), NOW)
+    assert other.replacements_due() == "cancel"
+
+
+def test_a_customers_exchange_at_their_own_price_or_quantity_waits_for_an_operator():
+    order = untaxed([("SKU-A", 2, "10.00")])
+    assert exchange(order, 1, source="customer").status == "approved"
+    assert exchange(order, 1, unit_price="0.01", source="customer", return_id="r2").status == "requested"
+    order = untaxed([("SKU-A", 2, "10.00")])
+    assert exchange(order, 1, exchange_quantity=5, source="customer").status == "requested"
 
 
 def test_an_exchange_may_replace_more_or_fewer_units_than_come_back():
     order = untaxed([("SKU-A", 2, "10.00")])
-    ret = exchange(order, 2, exchange_quantity=1)  # two back, one out at what one was worth
-    assert ret.exchange_difference == -1000 and ret.refund_estimate == 1000
-    ret = exchange(untaxed([("SKU-A", 2, "10.00")]), 1, exchange_quantity=3)
-    assert ret.exchange_difference == 2000
+    assert money(exchange(order, 2, exchange_quantity=1)) == (2000, 0, 1000, 1000)
+    assert money(exchange(untaxed([("SKU-A", 2, "10.00")]), 1, exchange_quantity=3)) == (1000, 2000, 0, 0)
 
 
 def test_a_replacement_price_the_currency_cannot_hold_is_refused():
@@ -216,8 +284,7 @@ def test_a_replacement_price_the_currency_cannot_hold_is_refused():
 
 def test_the_credit_is_what_the_units_were_worth_after_discounts_and_tax():
     order = untaxed([("SKU-A", 3, "10.00")], discount="3.00")
-    ret = exchange(order, 3, unit_price="10.00")
-    assert ret.exchange_credit == 2700 and ret.exchange_difference == 300
+    assert money(exchange(order, 3, unit_price="10.00")) == (2700, 300, 0, 0)
 
 
 def test_closing_gives_back_only_the_units_that_never_came():

@@ -15,9 +15,9 @@ CAPTURE_HOLDS = ("capture_failed", "authorization_lost")
 # at the processor: an operator looks; releasing changes nothing else.
 DISPUTE_HOLDS = ("payment_disputed",)
 REFUND_HOLDS = ("refund_failed",)
-# Holds that clear themselves: stock arrives, or (an exchange order) the return it replaces is
-# received; not an operator's to release ("ship_replacement": "immediately" skips the second).
-SELF_CLEARING_HOLDS = ("backorder", "awaiting_return")
+# Stock arriving clears a backorder; not an operator's to release. (An exchange order's
+# awaiting_return clears when the units it replaces are back, or an operator ships it anyway.)
+SELF_CLEARING_HOLDS = ("backorder",)
 # The channel has not been paid: cleared when it reports payment (Shopify orders/paid), or by an
 # operator who confirms the payment arrived another way (SFCC sends no such event).
 CHANNEL_PAYMENT_HOLDS = ("awaiting_payment",)

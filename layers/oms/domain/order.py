@@ -253,7 +253,15 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
     # ---- pipeline steps --------------------------------------------------------------------
     def release_awaiting_return(self) -> list[DomainEvent]:
         """An exchange order's return arrived: the replacement may ship."""
-        return self._release_hold("awaiting_return", "the return it replaces was received")
+        return self._release_hold("awaiting_return", "the units it replaces are back")
+
+    def explain_hold(self, hold_type: str, detail: str) -> bool:
+        """Say why a hold stays (an operator must now decide); False if nothing changed."""
+        hold = next((h for h in self.holds if h.type == hold_type), None)
+        if hold is None or hold.detail == detail:
+            return False
+        hold.detail = detail
+        return True
 
     def record_validation(self, problems: list[Hold]) -> list[DomainEvent]:
         if self.validated or self.hold_types() & set(VALIDATION_HOLDS):

@@ -30,9 +30,8 @@ class OrderPayments:
         return f"{self.order_id}:authorize:{answered + 1}"
 
     def needs_payment(self) -> bool:
-        # An exchange order waiting for its return is paid (its difference authorised) at once.
         return (self.fully_allocated and self.validated and self.payment.status == "pending"
-                and not self.hold_types() - {"awaiting_return"} and bool(self.open_lines()))
+                and not self.hold_types() and bool(self.open_lines()))
 
     def is_reauthorization(self) -> bool:
         """An earlier authorisation was captured from or given up: this one is for the rest."""
@@ -189,7 +188,10 @@ class OrderPayments:
     def _difference_refused(self, reason: str) -> Hold:
         """An exchange's difference the original card refused: the customer is not there to try
         another card, so an operator collects it."""
-        return Hold("awaiting_payment", f"the original card refused the difference ({reason}): collect it, "
+        from .money import to_decimal_string
+
+        return Hold("awaiting_payment", f"the original card refused the {to_decimal_string(self.total, self.currency)} "
+                                        f"{self.currency} the replacement costs more ({reason}): collect it, "
                                         f"then release this hold")
 
     # ---- capturing what shipped ---------------------------------------------------------------------

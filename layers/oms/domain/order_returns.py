@@ -71,8 +71,10 @@ class OrderReturns:
                                          f"line {line_id} was delivered more than {window_days} days ago")
             exchange = item.get("exchange_for")
             if exchange:
-                exchange = {"sku": exchange["sku"], "quantity": exchange.get("quantity") or item["quantity"],
-                            "unit_price": self._replacement_price(line_id, exchange.get("unit_price"))}
+                quantity = exchange.get("quantity") or item["quantity"]
+                exchange = {"sku": exchange["sku"], "quantity": quantity,
+                            "unit_price": self._replacement_price(line_id, exchange.get("unit_price")),
+                            "even": exchange.get("unit_price") is None and quantity == item["quantity"]}
             lines.append(ReturnLine(line_id, self.line(line_id).sku, item["quantity"], item["reason"],
                                     item.get("note"), exchange))
         ret = Return(return_id, rma_number, self.order_id, self.order_number, self.currency, "requested", source,
@@ -80,10 +82,10 @@ class OrderReturns:
                      channel=self.channel)
         everything = [{"line_id": line.line_id, "reason": line.reason, "sellable": line.quantity,
                        "exchanged": line.exchange_for is not None} for line in lines]
-        worth = self._units_worth(everything)
-        ret.exchange_credit = sum(w for w, item in zip(worth, everything, strict=True) if item["exchanged"])
-        ret.refund_estimate = (self.return_refund(everything, restocking_fee_percent)
-                               + max(0, -ret.exchange_difference))
+        for line, worth in zip(lines, self._units_worth(everything), strict=True):
+            if line.exchange_for:
+                line.exchange_for["credit"] = worth
+        ret.refund_estimate = self.return_refund(everything, restocking_fee_percent) + ret.exchange_refund
         ret.returnless = (bool(returnless_below) and ret.refund_estimate < returnless_below
                           and not any(line.exchange_for for line in lines))  # an exchange needs the unit back
         self.returns[return_id] = {"rma_number": rma_number, "status": "requested", "lines": dict(wanted),
@@ -93,7 +95,10 @@ class OrderReturns:
             "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.quantity, "reason": line.reason}
                       for line in lines],
             "refund_estimate": ret.refund_estimate, "currency": self.currency})]
-        if source == "operator" or auto_approve:
+        # A customer's exchange at a price or quantity of their own is checked by an operator:
+        # the OMS keeps no price list to hold it against.
+        priced = any(line.exchange_for and not line.exchange_for["even"] for line in lines)
+        if source == "operator" or (auto_approve and not priced):
             events += ret.approve(now)  # the order learns of the rest (received, closed) from the events
             self.returns[return_id]["status"] = "approved"
         return ret, events
@@ -124,8 +129,9 @@ class OrderReturns:
         fee = Fraction(fee_percent) / 100
         amount = 0
         for item, worth in zip(received, self._units_worth(received), strict=True):
-            if item.get("exchanged"):
-                continue  # what the units were worth pays for their replacement (the return's credit)
+            if item.get("exchanged"):  # what the units were worth pays for their replacement,
+                amount += item.get("exchange_refund", 0)  # less what a cheaper one leaves over
+                continue
             amount += worth - (int(worth * fee) if item["reason"] not in MERCHANT_FAULT else 0)
         groups = self._groups_fully_returned_for_merchant_reasons(received)
         return amount + sum(g.shipping_total for g in self.delivery_groups if g.group_id in groups)

@@ -28,7 +28,9 @@ class ReturnLine:
     quantity: int
     reason: str
     note: str | None = None
-    exchange_for: dict | None = None  # {"sku", "quantity", "unit_price"} (minor units)
+    # {"sku", "quantity", "unit_price", "credit", "even"} in minor units: credit is what the
+    # returned units are worth; an even exchange (no price asked) moves no money whatever the rounding.
+    exchange_for: dict | None = None
     sellable: int = 0
     damaged: int = 0
     missing: int = 0
@@ -41,6 +43,25 @@ class ReturnLine:
     @property
     def merchant_fault(self) -> bool:
         return self.reason in MERCHANT_FAULT
+
+    @property
+    def back(self) -> int:
+        """Units that came back (not missing, not kept)."""
+        return self.sellable + self.damaged
+
+    def exchange_money(self) -> tuple[int, int]:
+        """(charge, refund) of an exchange line: its replacements cost more than the returned
+        units were worth (the customer pays the rest) or less (the rest is refunded)."""
+        wanted = self.exchange_for
+        if not wanted or wanted.get("even", "credit" not in wanted):
+            return 0, 0
+        price = wanted["unit_price"] * wanted["quantity"]
+        return max(0, price - wanted["credit"]), max(0, wanted["credit"] - price)
+
+    def exchange_refund_through(self, back: int) -> int:
+        """The part of this line's exchange refund earned once `back` of its units came back:
+        shared by unit, so receipts add up to it exactly; a missing unit earns none."""
+        return self.exchange_money()[1] * back // self.quantity
 
 
 @dataclass
@@ -58,10 +79,6 @@ class Return:
     restocking_fee_percent: str = "0"  # the policy when the return was made
     returnless: bool = False  # worth less than the returnless threshold: nothing needs to come back
     refund_estimate: int = 0
-    # What the exchanged units are worth: it pays for their replacements. Replacements worth
-    # more cost the customer the difference (charged on the exchange order); worth less, the
-    # rest is refunded as the exchanged units arrive.
-    exchange_credit: int = 0
     exchange_order_id: str | None = None
     tracking: dict | None = None  # {"carrier", "tracking_number", "status", "events"}
     decline_reason: str | None = None
@@ -94,11 +111,12 @@ class Return:
             line.kept = line.quantity
         self.status = "received"
         lines = [{"line_id": line.line_id, "sku": line.sku, "reason": line.reason, "sellable": 0, "damaged": 0,
-                  "missing": 0, "kept": line.kept, "exchanged": line.exchange_for is not None} for line in self.lines]
+                  "missing": 0, "kept": line.kept, "exchanged": False, "return_line": n, "exchange_refund": 0}
+                 for n, line in enumerate(self.lines)]
         self.receipts.append({"receipt": 1, "location_id": None, "received_at": now, "lines": lines})
         events.append(DomainEvent("ReturnReceived", self._data(
             receipt=1, location_id=None, lines=lines, restocking_fee_percent=self.restocking_fee_percent,
-            complete=True, returnless=True, exchange_refund=0)))
+            complete=True, returnless=True)))
         return events + self.close()
 
     def decline(self, reason: str) -> list[DomainEvent]:
@@ -164,23 +182,25 @@ class Return:
         if not placed:
             raise OrderRuleViolation("nothing_received", "a receipt needs at least one unit")
         counts: dict[int, dict] = {}
-        refunded_before = self.exchange_refund_so_far()
+        back_before = {id(line): line.back for line in self.lines}
         for line, condition, quantity in placed:
             setattr(line, condition, getattr(line, condition) + quantity)
-            item = counts.setdefault(id(line), {"line_id": line.line_id, "sku": line.sku, "reason": line.reason,
-                                                **{c: 0 for c in CONDITIONS}, "kept": 0,
-                                                "exchanged": line.exchange_for is not None})
+            item = counts.setdefault(id(line), {
+                "line_id": line.line_id, "sku": line.sku, "reason": line.reason, **{c: 0 for c in CONDITIONS},
+                "kept": 0, "exchanged": line.exchange_for is not None, "return_line": self.lines.index(line),
+                "exchange_refund": 0})
             item[condition] += quantity
+        for line in self.lines:
+            if id(line) in counts:
+                counts[id(line)]["exchange_refund"] = (line.exchange_refund_through(line.back)
+                                                       - line.exchange_refund_through(back_before[id(line)]))
         lines = list(counts.values())
-        exchange_refund = self.exchange_refund_so_far() - refunded_before
         self.status = "received"
-        receipt = {"receipt": len(self.receipts) + 1, "location_id": location_id, "received_at": now, "lines": lines,
-                   "exchange_refund": exchange_refund}
+        receipt = {"receipt": len(self.receipts) + 1, "location_id": location_id, "received_at": now, "lines": lines}
         self.receipts.append(receipt)
         return [DomainEvent("ReturnReceived", self._data(
             receipt=receipt["receipt"], location_id=location_id, lines=lines,
-            restocking_fee_percent=self.restocking_fee_percent, complete=self.complete, returnless=False,
-            exchange_refund=exchange_refund))]
+            restocking_fee_percent=self.restocking_fee_percent, complete=self.complete, returnless=False))]
 
     @property
     def complete(self) -> bool:
@@ -202,22 +222,30 @@ class Return:
         return [line for line in self.lines if line.exchange_for]
 
     @property
-    def exchange_total(self) -> int:
-        """What the replacements are worth."""
-        return sum(line.exchange_for["unit_price"] * line.exchange_for["quantity"] for line in self.exchanges())
+    def exchange_credit(self) -> int:
+        """What the exchanged units are worth: it pays for their replacements."""
+        return sum(line.exchange_for.get("credit", 0) for line in self.exchanges())
 
     @property
-    def exchange_difference(self) -> int:
-        """Positive: the customer pays this much more; negative: this much is refunded."""
-        return self.exchange_total - self.exchange_credit if self.exchanges() else 0
+    def exchange_charge(self) -> int:
+        """What the customer pays on the exchange order: replacements dearer than their units."""
+        return sum(line.exchange_money()[0] for line in self.exchanges())
 
-    def exchange_refund_so_far(self) -> int:
-        """The part of a cheaper exchange's difference refunded once the exchanged units that
-        arrived so far are counted: shared by unit, so partial receipts add up to it exactly;
-        a missing unit earns none of it."""
-        owed, units = max(0, -self.exchange_difference), sum(line.quantity for line in self.exchanges())
-        back = sum(line.sellable + line.damaged for line in self.exchanges())
-        return owed * back // units if units else 0
+    @property
+    def exchange_refund(self) -> int:
+        """What is refunded as the exchanged units arrive: replacements cheaper than their units."""
+        return sum(line.exchange_money()[1] for line in self.exchanges())
+
+    def replacements_due(self) -> str:
+        """Whether the replacements may ship: "ship" once every exchanged unit came back; once
+        nothing more will come (received in full, or closed), "cancel" if none of them came and
+        "operator" if only some did; "wait" otherwise."""
+        exchanged = self.exchanges()
+        if all(line.back == line.quantity for line in exchanged):
+            return "ship"
+        if not (self.complete or self.status == "closed"):
+            return "wait"
+        return "cancel" if not any(line.back for line in exchanged) else "operator"
 
     def record_exchange_order(self, order_id: str) -> list[DomainEvent]:
         if self.exchange_order_id:
@@ -227,8 +255,8 @@ class Return:
             exchange_order_id=order_id, ship_replacement=self.ship_replacement,
             lines=[{"sku": line.exchange_for["sku"], "quantity": line.exchange_for["quantity"]}
                    for line in self.exchanges()],
-            exchange_total=self.exchange_total, exchange_credit=self.exchange_credit,
-            difference=self.exchange_difference, currency=self.currency))]
+            exchange_credit=self.exchange_credit, charge=self.exchange_charge, refund=self.exchange_refund,
+            currency=self.currency))]
 
     def close(self) -> list[DomainEvent]:
         if self.status == "closed":

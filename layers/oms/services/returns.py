@@ -117,10 +117,11 @@ def order_learns(ctx: Context, detail: dict) -> list[DomainEvent]:
     if detail["event_type"] == "ReturnApproved":
         events += place_exchange_order(ctx, data["return_id"])
     if detail["event_type"] == "ReturnReceived":
-        events += release_exchange(ctx, data["return_id"]) if data["complete"] else []
-        return events + refund_receipt(ctx, data)
+        return release_exchange(ctx, data["return_id"]) + refund_receipt(ctx, data)
     if detail["event_type"] == "ReturnCancelled":
         events += cancel_exchange(ctx, data["return_id"], data["reason"])
+    if detail["event_type"] == "ReturnClosed":
+        events += release_exchange(ctx, data["return_id"])
     status = {"ReturnApproved": "approved", "ReturnDeclined": "declined", "ReturnCancelled": "cancelled",
               "ReturnInTransit": "in_transit", "ReturnClosed": "closed"}[detail["event_type"]]
     unreceived = {item["line_id"]: item["quantity"] for item in data.get("unreceived", [])}
@@ -131,44 +132,48 @@ def order_learns(ctx: Context, detail: dict) -> list[DomainEvent]:
 def place_exchange_order(ctx: Context, return_id: str) -> list[DomainEvent]:
     """The replacement units become an order of their own (channel "exchange", one per return:
     its external id is the return's), linked both ways, reserved now, and held until the return
-    arrives unless it ships at once. The return's credit (what the exchanged units were worth)
-    comes off its lines; what is left, if anything, the customer pays (see exchange_payment)."""
+    arrives unless it ships at once. The credit (what the exchanged units were worth) comes off
+    its lines; what is left, if anything, the customer pays (see exchange_payment)."""
     from oms.domain.money import to_decimal_string
 
     from .canonical import CanonicalOrder
     from .intake import body_fingerprint, receive_order
 
     ret = ctx.returns.load_return(return_id)
-    if ret is None or not ret.exchanges() or ret.exchange_order_id:
+    if ret is None or not ret.exchanges() or ret.exchange_order_id or ret.status in ("cancelled", "declined"):
         return []
     original = ctx.store.load(ret.order_id)
     group = original.delivery_groups[0]
     money = lambda minor: to_decimal_string(minor, original.currency)  # noqa: E731
-    prices = [line.exchange_for["unit_price"] * line.exchange_for["quantity"] for line in ret.exchanges()]
-    credits = _shares(min(ret.exchange_credit, ret.exchange_total), prices)
-    lines = [{"sku": line.exchange_for["sku"], "quantity": line.exchange_for["quantity"],
-              "unit_price": money(line.exchange_for["unit_price"]), "discount": money(credit)}
-             for line, credit in zip(ret.exchanges(), credits, strict=True)]
-    payment = exchange_payment(original, ret)
+    lines = []
+    for line in ret.exchanges():
+        wanted = line.exchange_for
+        price = wanted["unit_price"] * wanted["quantity"]
+        credit = price if wanted.get("even", "credit" not in wanted) else min(price, wanted["credit"])
+        lines.append({"sku": wanted["sku"], "quantity": wanted["quantity"], "unit_price": money(wanted["unit_price"]),
+                      "discount": money(credit)})
+    credits = sum(to_minor(line["discount"], original.currency) for line in lines)
     body = {"external_id": ret.return_id, "channel_order_number": ret.rma_number, "placed_at": ctx.clock.now(),
             "currency": original.currency, "customer": original.customer, "billing_address": original.billing_address,
             "shipping_address": group.shipping_address, "shipping_method": group.shipping_method, "lines": lines,
-            "shipping_total": "0", "tax_total": "0", "taxes_included": True, "discount_total": money(sum(credits)),
-            "total": money(max(0, ret.exchange_difference)), "payment": payment}
+            "shipping_total": "0", "tax_total": "0", "taxes_included": True, "discount_total": money(credits),
+            "total": money(ret.exchange_charge), "payment": exchange_payment(original, ret)}
 
     def link(order: Order) -> None:
         order.exchange_for_return_id = ret.return_id
         if ret.ship_replacement != "immediately":
             order.holds.append(Hold("awaiting_return", f"ships when return {ret.rma_number} is received"))
-        if payment["method"] == "card":  # the original card, without the customer
+        if order.payment.method == "card":  # the original card, without the customer
             order.payment.off_session = True
             order.payment.saved_payment_method = original.payment.saved_payment_method
             order.payment.processor_customer = original.payment.processor_customer
     received = receive_order(ctx, CanonicalOrder.model_validate(body), channel="exchange",
                              fingerprint=body_fingerprint({"exchange_for_return_id": ret.return_id}), shape=link)
     linked = change_return(ctx, return_id, lambda r: ReturnCommit(r, r.record_exchange_order(received.order_id)))
-    # The return may have arrived meanwhile (its ReturnReceived found no exchange to release).
-    return release_exchange(ctx, return_id) if linked.complete else []
+    if linked.status == "cancelled":  # cancelled meanwhile: its ReturnCancelled found nothing to cancel
+        return cancel_exchange(ctx, return_id, "the return was cancelled")
+    # The units may have arrived meanwhile (their ReturnReceived found no exchange to release).
+    return release_exchange(ctx, return_id)
 
 
 def exchange_payment(original: Order, ret: Return) -> dict:
@@ -177,12 +182,48 @@ def exchange_payment(original: Order, ret: Return) -> dict:
     or has no card saved for later use, by an operator who collects it (the order waits on an
     awaiting_payment hold, released once the money is in)."""
     reference = f"exchange:{ret.return_id}"
-    if ret.exchange_difference <= 0:
+    if not ret.exchange_charge:
         return {"method": "prepaid", "reference": reference}
     card = original.payment
     if card.method == "card" and card.saved_payment_method:
         return {"method": "card", "payment_method": card.saved_payment_method}
     return {"method": "channel", "status": "pending", "reference": reference}
+
+
+def cancel_exchange(ctx: Context, return_id: str, reason: str) -> list[DomainEvent]:
+    """A return cancelled (or closed with none of its exchanged units back) after its exchange
+    order was placed: the replacement does not ship."""
+    from .orders import cancel_order
+
+    ret = ctx.returns.load_return(return_id)
+    if ret is None or not ret.exchange_order_id:
+        return []
+    exchange = ctx.store.load(ret.exchange_order_id)
+    if exchange is None or not any(exchange.cancellable(line) for line in exchange.lines):
+        return []
+    return cancel_order(ctx, ret.exchange_order_id, None, reason=f"return {ret.rma_number}: {reason}",
+                        source="operator")
+
+
+def release_exchange(ctx: Context, return_id: str) -> list[DomainEvent]:
+    """The replacements ship once every exchanged unit is back; a return that ends with none of
+    them back cancels its exchange, and one with only some back leaves it to an operator."""
+    ret = ctx.returns.load_return(return_id)
+    if ret is None or not ret.exchange_order_id:
+        return []
+    due = ret.replacements_due()
+    if due == "ship":
+        return update_order(ctx, ret.exchange_order_id,
+                            lambda order: OrderCommit(order, order.release_awaiting_return()))
+    if due == "cancel":
+        return cancel_exchange(ctx, return_id, "none of the exchanged units came back")
+    if due == "operator":
+        missing = sum(line.quantity - line.back for line in ret.exchanges())
+        detail = (f"return {ret.rma_number} ended without {missing} of the exchanged unit(s): release this hold to "
+                  f"ship the replacement anyway, or cancel the order")
+        return update_order(ctx, ret.exchange_order_id, lambda order: OrderCommit(
+            order, [], state_only=order.explain_hold("awaiting_return", detail)))
+    return []
 
 
 def _shares(amount: int, weights: list[int]) -> list[int]:
@@ -197,44 +238,20 @@ def _shares(amount: int, weights: list[int]) -> list[int]:
     return shares
 
 
-def cancel_exchange(ctx: Context, return_id: str, reason: str) -> list[DomainEvent]:
-    """A return cancelled after its exchange order was placed: the replacement does not ship."""
-    from .orders import cancel_order
-
-    ret = ctx.returns.load_return(return_id)
-    if ret is None or not ret.exchange_order_id:
-        return []
-    exchange = ctx.store.load(ret.exchange_order_id)
-    if exchange is None or not any(exchange.cancellable(line) for line in exchange.lines):
-        return []
-    return cancel_order(ctx, ret.exchange_order_id, None, reason=f"return {ret.rma_number} cancelled: {reason}",
-                        source="operator")
-
-
-def release_exchange(ctx: Context, return_id: str) -> list[DomainEvent]:
-    ret = ctx.returns.load_return(return_id)
-    if ret is None or not ret.exchange_order_id:
-        return []
-    # Paid already (at approval): released, its fulfilment orders follow in the same commit.
-    return update_order(ctx, ret.exchange_order_id, lambda order: OrderCommit(
-        order, order.release_awaiting_return() + order.create_fulfillment_orders()))
-
-
 def refund_receipt(ctx: Context, data: dict) -> list[DomainEvent]:
     """What the receipt's units are worth goes back, through the refunds (once per receipt: the
     request key names it), never more than is left to refund. RefundRequested then takes it to
     the processor (payments queue) or the channel (channel-updates queue)."""
     key = f"{data['return_id']}:receipt:{data['receipt']}"
-    lines, exchange_refund = data["lines"], data.get("exchange_refund", 0)
-    if _exchange_cancelled(ctx, data["return_id"]):  # no replacement: the units are refunded instead
-        lines, exchange_refund = [{**item, "exchanged": False} for item in lines], 0
 
     def step(order: Order) -> OrderCommit | None:
         if order.receipt_applied(data["return_id"], data["receipt"]):
             return None  # this receipt was applied already (a redelivered event)
+        cancelled = _replacements_cancelled(ctx, data["return_id"])  # read again on every attempt
+        lines = [{**item, "exchanged": False} if item.get("return_line") in cancelled else item
+                 for item in data["lines"]]  # no replacement: these units are refunded instead
         amount, units, shipping = order.record_returned(data["return_id"], lines,
                                                         data["restocking_fee_percent"], receipt=data["receipt"])
-        amount += exchange_refund
         order.record_return_status(data["return_id"], "received")
         amount = min(amount, order.payment.refundable())
         if amount <= 0:
@@ -254,8 +271,12 @@ def refund_receipt(ctx: Context, data: dict) -> list[DomainEvent]:
         return []
 
 
-def _exchange_cancelled(ctx: Context, return_id: str) -> bool:
-    """The return's exchange order was cancelled before its units came back."""
+def _replacements_cancelled(ctx: Context, return_id: str) -> set[int]:
+    """The return's lines whose replacement was cancelled on the exchange order (its lines are
+    the return's exchange lines, in order)."""
     ret = ctx.returns.load_return(return_id)
     exchange = ctx.store.load(ret.exchange_order_id) if ret and ret.exchange_order_id else None
-    return exchange is not None and exchange.status == "cancelled"
+    if exchange is None:
+        return set()
+    numbered = [n for n, line in enumerate(ret.lines) if line.exchange_for]
+    return {n for n, line in zip(numbered, exchange.lines, strict=False) if not line.open_quantity}
