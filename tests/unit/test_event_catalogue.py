@@ -84,6 +84,7 @@ def test_enumerations_follow_the_domain():
         CAPTURE_HOLDS,
         CHANNEL_PAYMENT_HOLDS,
         DISPUTE_HOLDS,
+        EXCHANGE_HOLDS,
         PAYMENT_HOLDS,
         REFUND_HOLDS,
         SELF_CLEARING_HOLDS,
@@ -93,7 +94,8 @@ def test_enumerations_follow_the_domain():
 
     defs = load_schemas()["envelope"]["$defs"]
     assert set(defs["hold_type"]["enum"]) == {*VALIDATION_HOLDS, *PAYMENT_HOLDS, *SELF_CLEARING_HOLDS,
-                                              *CHANNEL_PAYMENT_HOLDS, *CAPTURE_HOLDS, *DISPUTE_HOLDS, *REFUND_HOLDS}
+                                              *CHANNEL_PAYMENT_HOLDS, *CAPTURE_HOLDS, *DISPUTE_HOLDS, *REFUND_HOLDS,
+                                              *EXCHANGE_HOLDS}
     assert set(defs["tracking_status"]["enum"]) == set(TRACKING_STATUSES)
 
 

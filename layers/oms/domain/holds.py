@@ -15,9 +15,11 @@ CAPTURE_HOLDS = ("capture_failed", "authorization_lost")
 # at the processor: an operator looks; releasing changes nothing else.
 DISPUTE_HOLDS = ("payment_disputed",)
 REFUND_HOLDS = ("refund_failed",)
-# Stock arriving clears a backorder; not an operator's to release. (An exchange order's
-# awaiting_return clears when the units it replaces are back, or an operator ships it anyway.)
+# Stock arriving clears a backorder; not an operator's to release.
 SELF_CLEARING_HOLDS = ("backorder",)
+# An exchange order waits for the units it replaces: cleared when they are all back, or by an
+# operator who ships it anyway (some never came).
+EXCHANGE_HOLDS = ("awaiting_return",)
 # The channel has not been paid: cleared when it reports payment (Shopify orders/paid), or by an
 # operator who confirms the payment arrived another way (SFCC sends no such event).
 CHANNEL_PAYMENT_HOLDS = ("awaiting_payment",)
