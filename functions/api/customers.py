@@ -31,17 +31,25 @@ def track_order(order_ref: str):
 def find_customer_order(order_ref: str, email: str | None):
     """The order a customer proves is theirs (its OMS or channel number, and their e-mail), or
     None for any mismatch: the caller answers the same 404 whatever was wrong."""
-    from oms.adapters.system import normalise_order_number
-    from oms.bootstrap import context
-
     email = (email or "").strip().lower()
-    if not email or not order_ref or len(order_ref) > 64 or len(email) > 320:
+    if not email or len(email) > 320:
         return None
+    return next((order for order in orders_named(order_ref) if _same_email(order, email)), None)
+
+
+def orders_named(order_ref: str) -> list:
+    """The orders a customer's reference may name (see oms.domain.references)."""
+    from oms.bootstrap import context
+    from oms.domain.references import reference_keys
+
+    if not order_ref or len(order_ref) > 64:
+        return []
     ctx = context()
-    candidates = [ctx.store.find_by_order_number(normalise_order_number(order_ref))]
-    candidates += ctx.store.find_by_channel_number(order_ref.strip())
-    for order_id in dict.fromkeys(filter(None, candidates)):
-        order = ctx.store.load(order_id)
-        if order and hmac.compare_digest((order.customer.get("email") or "").strip().lower().encode(), email.encode()):
-            return order
-    return None
+    number, channel_key = reference_keys(order_ref)
+    candidates = [ctx.store.find_by_order_number(number)] if number else []
+    candidates += ctx.store.find_by_channel_number(channel_key)
+    return [order for order_id in dict.fromkeys(filter(None, candidates)) if (order := ctx.store.load(order_id))]
+
+
+def _same_email(order, email: str) -> bool:
+    return hmac.compare_digest((order.customer.get("email") or "").strip().lower().encode(), email.encode())

@@ -137,3 +137,15 @@ def test_customers_track_by_either_number_and_see_no_personal_data(stocked):
     malformed = api.http.get(f"/track/{'x' * 200}?email=ada@example.com")
     assert wrong_email.status_code == unknown.status_code == malformed.status_code == 404
     assert wrong_email.body == unknown.body == malformed.body
+
+
+def test_a_customer_tracks_an_order_by_any_spelling_of_its_numbers(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(channel_order_number="#1001"))
+    api.pipeline.drain()
+    number = api.order(order_id)["order_number"]
+    # "#1001" travels percent-encoded (a raw "#" starts a URL's fragment)
+    spellings = [number, number.lower(), number.replace("-", ""), "1001", "%231001", "%23%201001"]
+    answers = [api.http.get(f"/track/{ref}?email=ada@example.com") for ref in spellings]
+    assert [a.status_code for a in answers] == [200] * len(spellings)
+    assert {a.json_body["order_number"] for a in answers} == {number}

@@ -5,7 +5,8 @@
                                    publishes these (transactional outbox)
   EXT#<channel>#<external_id> / REF  guard: one order per channel order, with its body hash
   ORDERNO#<number> / REF           guard and lookup for the OMS order number
-  CHANNELNO#<number> / ORDER#<id>  lookup by the channel's order number (may repeat across channels)
+  CHANNELNO#<number> / ORDER#<id>  lookup by the channel's order number, without `#`, upper case
+                                   (may repeat across channels)
   TRACK#<number> / REF             tracking number -> order; TRACK#<number> / UNMATCHED#<digest> unmatched updates
   PAY#<processor id> / REF         an authorisation or charge id (pi_..., ch_...) -> order, for processor webhooks
   GUARD#<key> / REF                written once with the change it guards (a processor event id applied)
@@ -29,6 +30,7 @@ from pynamodb.transactions import TransactWrite
 from oms.domain.events import DomainEvent
 from oms.domain.inventory import Location, StockLevel
 from oms.domain.order import Order
+from oms.domain.references import channel_number_key
 from oms.services.ports import (
     ConcurrentModification,
     DuplicateReference,
@@ -157,7 +159,7 @@ class DynamoStore(ReturnsTable):
                 condition=RefItem.pk.does_not_exist())
         tx.save(RefItem(f"ORDERNO#{order.order_number}", "REF", order_id=order.order_id),
                 condition=RefItem.pk.does_not_exist())
-        tx.save(RefItem(f"CHANNELNO#{order.channel_order_number}", _order_key(order.order_id),
+        tx.save(RefItem(f"CHANNELNO#{channel_number_key(order.channel_order_number)}", _order_key(order.order_id),
                         order_id=order.order_id))
 
     @staticmethod
@@ -192,7 +194,8 @@ class DynamoStore(ReturnsTable):
             return None
 
     def find_by_channel_number(self, channel_order_number: str) -> list[str]:
-        return [ref.order_id for ref in RefItem.query(f"CHANNELNO#{channel_order_number}", limit=20)]
+        key = channel_number_key(channel_order_number)
+        return [ref.order_id for ref in RefItem.query(f"CHANNELNO#{key}", limit=20)] if key else []
 
     def find_by_tracking_number(self, tracking_number: str) -> str | None:
         try:

@@ -63,3 +63,10 @@ def payment_processor_key(processor: str) -> str:
     if _local():
         return _from_env(f"OMS_{processor.upper()}_API_KEY")
     return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/payments/{processor}/api-key")
+
+
+def customer_token_secret() -> str:
+    """The key storefronts sign customers' HS256 tokens with."""
+    if _local():
+        return _from_env("OMS_CUSTOMER_TOKEN_SECRET")
+    return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/customers/token-secret")

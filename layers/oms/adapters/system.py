@@ -28,11 +28,6 @@ def new_order_number() -> str:
     return f"{chars[:4]}-{chars[4:]}"
 
 
-def normalise_order_number(text: str) -> str:
-    cleaned = text.strip().upper().replace("-", "").translate(str.maketrans("OIL", "011"))
-    return f"{cleaned[:4]}-{cleaned[4:]}" if len(cleaned) == 8 else text.strip()
-
-
 def new_return_id() -> str:
     return "r" + new_order_id()[1:]
 
