@@ -7,6 +7,7 @@ import os
 from aws_lambda_powertools import Logger
 from chalice import Chalice, ConvertToMiddleware, Rate
 
+from functions.api.customer_account import customer_account
 from functions.api.customers import customers
 from functions.api.ops import ops
 from functions.api.payment_ops import payment_ops
@@ -17,6 +18,7 @@ logger = Logger(service="oms")
 app = Chalice(app_name="oms")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
 app.register_blueprint(customers)
+app.register_blueprint(customer_account)
 app.register_blueprint(webhooks)
 app.register_blueprint(ops)
 app.register_blueprint(payment_ops)

@@ -42,6 +42,7 @@ def configure_environment(stage: str = "local") -> dict:
     env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
     os.environ.update(env)
     os.environ.setdefault("OMS_OPS_TOKEN", secrets.token_urlsafe(24))
+    os.environ.setdefault("OMS_CUSTOMER_TOKEN_SECRET", secrets.token_urlsafe(32))
     for name in WEBHOOK_SECRETS:
         os.environ.setdefault(name, secrets.token_urlsafe(24))
     for path in (str(ROOT / "layers"), str(ROOT)):
@@ -154,6 +155,8 @@ class LocalStack:
             f"OMS API        http://127.0.0.1:{self.api_port}   (GET /health)",
             f"AWS (moto)     http://127.0.0.1:{self.aws_port}",
             f"ops token      {os.environ['OMS_OPS_TOKEN']}   (Authorization: Bearer <token>)",
+            f"customer key   {os.environ['OMS_CUSTOMER_TOKEN_SECRET']}   (HS256 key of customers' tokens; "
+            f"RS256: OMS_CUSTOMER_JWKS_URL {os.environ.get('OMS_CUSTOMER_JWKS_URL') or 'not set'})",
             *[f"{name:<14} {os.environ[name]}" .replace("OMS_WEBHOOK_SECRET_", "secret ")
               for name in WEBHOOK_SECRETS],
             *[f"{channel + ' API':<14} {os.environ.get(f'OMS_CHANNEL_BASE_URL_{channel.upper()}') or unset}"

@@ -101,6 +101,19 @@ def tracking_view(order: Order) -> dict:
     }
 
 
+def customer_order_view(order: Order) -> dict:
+    """What a signed-in customer sees of their order: the tracking view, its totals and returns."""
+    money = lambda minor: to_decimal_string(minor, order.currency)  # noqa: E731
+    return {**tracking_view(order), "currency": order.currency, "return_status": order.return_status,
+            "totals": {"merchandise": money(order.merchandise_total), "shipping": money(order.shipping_total),
+                       "tax": money(order.tax_total), "discount": money(order.discount_total),
+                       "total": money(order.total), "refunded": money(order.payment.refunded)},
+            "returns": [{"rma_number": r["rma_number"], "status": r["status"],
+                         "lines": [{"sku": order.line(line_id).sku, "quantity": n}
+                                   for line_id, n in r.get("requested", r["lines"]).items()]}
+                        for r in order.returns.values()]}
+
+
 def return_view(ret, history: list[dict] | None = None) -> dict:
     money = lambda minor: to_decimal_string(minor, ret.currency)  # noqa: E731
     view = {

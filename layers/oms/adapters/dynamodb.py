@@ -7,6 +7,7 @@
   ORDERNO#<number> / REF           guard and lookup for the OMS order number
   CHANNELNO#<number> / ORDER#<id>  lookup by the channel's order number, without `#`, upper case
                                    (may repeat across channels)
+  CUSTOMER#<sha256 of e-mail> / <placed_at>#<id>  a customer's orders, newest first by a Query
   TRACK#<number> / REF             tracking number -> order; TRACK#<number> / UNMATCHED#<digest> unmatched updates
   PAY#<processor id> / REF         an authorisation or charge id (pi_..., ch_...) -> order, for processor webhooks
   GUARD#<key> / REF                written once with the change it guards (a processor event id applied)
@@ -20,6 +21,7 @@
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 
@@ -161,6 +163,8 @@ class DynamoStore(ReturnsTable):
                 condition=RefItem.pk.does_not_exist())
         tx.save(RefItem(f"CHANNELNO#{channel_number_key(order.channel_order_number)}", _order_key(order.order_id),
                         order_id=order.order_id))
+        if email := (order.customer.get("email") or "").strip().lower():
+            tx.save(RefItem(_customer_key(email), f"{order.placed_at}#{order.order_id}", order_id=order.order_id))
 
     @staticmethod
     def _stock_move(tx: TransactWrite, move: StockMove) -> None:
@@ -196,6 +200,32 @@ class DynamoStore(ReturnsTable):
     def find_by_channel_number(self, channel_order_number: str) -> list[str]:
         key = channel_number_key(channel_order_number)
         return [ref.order_id for ref in RefItem.query(f"CHANNELNO#{key}", limit=20)] if key else []
+
+    def orders_of_customer(self, email: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
+        """The cursor is the last sort key read, in the customer's own partition: a forged
+        one can only skip within it."""
+        start = None
+        if cursor:
+            try:
+                sk = base64.urlsafe_b64decode(cursor.encode()).decode()
+            except (ValueError, UnicodeDecodeError):
+                raise ValueError("not a cursor of this list") from None
+            if "#o" not in sk:
+                raise ValueError("not a cursor of this list")
+            start = {"pk": {"S": _customer_key(email)}, "sk": {"S": sk}}
+        page = RefItem.query(_customer_key(email), scan_index_forward=False, limit=limit, last_evaluated_key=start)
+        ids = [ref.order_id for ref in page]
+        last = page.last_evaluated_key
+        return ids, base64.urlsafe_b64encode(last["sk"]["S"].encode()).decode() if last else None
+
+    def load_many(self, order_ids: list[str]) -> list[Order]:
+        """In the order asked, one BatchGetItem per 100."""
+        found = {}
+        for item in OrderItem.batch_get([(_order_key(order_id), "ORDER") for order_id in order_ids]):
+            order = Order.from_dict(item.doc)
+            order.version, order.history_length = item.version, int(item.history_length)
+            found[order.order_id] = order
+        return [found[order_id] for order_id in order_ids if order_id in found]
 
     def find_by_tracking_number(self, tracking_number: str) -> str | None:
         try:
@@ -285,3 +315,8 @@ class DynamoStore(ReturnsTable):
     def put_location(self, location: Location, now: str) -> None:
         LocationItem("LOCATIONS", location.location_id, name=location.name, type=location.type,
                      priority=location.priority, address=location.address).save()
+
+
+def _customer_key(email: str) -> str:
+    """A customer's partition, named by a digest: no e-mail address in any key."""
+    return "CUSTOMER#" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
