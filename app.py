@@ -7,6 +7,7 @@ import os
 from aws_lambda_powertools import Logger
 from chalice import Chalice, ConvertToMiddleware, Rate
 
+from functions.api.cases_api import cases_api
 from functions.api.customer_account import customer_account
 from functions.api.customers import customers
 from functions.api.ops import ops
@@ -23,6 +24,7 @@ app.register_blueprint(webhooks)
 app.register_blueprint(ops)
 app.register_blueprint(payment_ops)
 app.register_blueprint(returns_api)
+app.register_blueprint(cases_api)
 
 # Queue and stream identities are replaced in the packaged template by template.yaml
 # (Chalice cannot reference resources it does not create); these names are the local defaults.
@@ -70,6 +72,18 @@ def handle_channel_updates(event):
 @app.on_dynamodb_record(stream_arn=TABLE_STREAM_ARN, batch_size=100, starting_position="TRIM_HORIZON")
 def handle_table_stream(event):
     from functions.outbox import handle_table_stream as body
+    return body(event)
+
+
+@app.on_sqs_message(queue="oms-service", batch_size=10)
+def handle_service(event):
+    from functions.service_events import handle_service as body
+    return body(event)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def handle_sla_sweep(event):
+    from functions.schedules import sweep_case_slas as body
     return body(event)
 
 

@@ -9,3 +9,12 @@ def sweep_backorders(event) -> int:
     from oms.services.orders import retry_backorders
 
     return retry_backorders(context())
+
+
+def sweep_case_slas(event) -> int:
+    """Escalate the cases whose service levels were missed (every minute in AWS; every
+    OMS_SLA_SWEEP_SECONDS locally)."""
+    from oms.bootstrap import context
+    from oms.services.cases import sweep
+
+    return sweep(context())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -195,6 +196,10 @@ class ScheduleFirer(_Loop):
         return True
 
 
+# Schedules whose local rate a setting may change (the SLA sweep runs every minute in AWS).
+LOCAL_RATES = {"handle_sla_sweep": "OMS_SLA_SWEEP_SECONDS"}
+
+
 def rate_seconds(expression) -> float:
     if isinstance(expression, Rate):
         unit = {Rate.MINUTES: 60, Rate.HOURS: 3600, Rate.DAYS: 86400}[expression.unit]
@@ -229,5 +234,7 @@ def build_pollers(app_module, template: dict, resolver, region: str, stop: threa
     for source in app_module.app.event_sources:
         if hasattr(source, "schedule_expression"):
             invoke = Invocation(source.name, getattr(app_module, source.name))
-            loops.append(ScheduleFirer(stop, invoke, rate_seconds(source.schedule_expression), region))
+            setting = os.environ.get(LOCAL_RATES.get(source.name, ""))
+            every = float(setting) if setting else rate_seconds(source.schedule_expression)
+            loops.append(ScheduleFirer(stop, invoke, every, region))
     return loops

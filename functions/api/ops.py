@@ -126,7 +126,10 @@ def get_order(order_id: str):
     order = ctx.store.load(order_id) if len(order_id) <= 64 else None
     if order is None:
         return error_response(404, "not_found", f"no order {order_id}")
-    return json_response(200, order_view(order, ctx.store.history(order_id)))
+    cases, _ = ctx.cases.list_cases({"order_id": order_id}, None, 100)
+    return json_response(200, {**order_view(order, ctx.store.history(order_id)),
+                               "cases": [{"case_id": c.case_id, "case_number": c.case_number, "type": c.type,
+                                          "status": c.status} for c in cases]})
 
 
 @ops.route("/orders/{order_id}/holds/{hold_type}/release", methods=["POST"],

@@ -118,3 +118,67 @@ class ReceivedLine(_Input):
 class ReceiveIn(_Input):
     location_id: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
     lines: Annotated[list[ReceivedLine], Field(min_length=1, max_length=200)]
+
+
+# ---- customer service -----------------------------------------------------------------------------
+Text = Annotated[str, Field(strict=True, min_length=1, max_length=5000)]
+Short = Annotated[str, Field(strict=True, min_length=1, max_length=200)]
+
+
+class InquiryIn(_Input):
+    """A customer asks about their order."""
+    type: Short
+    subject: Short
+    message: Text
+
+
+class ReplyIn(_Input):
+    message: Text
+
+
+class CaseIn(_Input):
+    order_id: Annotated[str, Field(strict=True, min_length=1, max_length=64)] | None = None
+    type: Short
+    subject: Short
+    message: Text
+    channel: Literal["email", "phone", "chat", "web"]
+    priority: Literal["urgent", "high", "normal", "low"] | None = None
+
+
+class CaseMessageIn(_Input):
+    author: Literal["agent", "customer"]
+    body: Text
+    internal: StrictBool = False
+
+
+class AssignIn(_Input):
+    assignee: Short | None = None
+    queue: Annotated[str, Field(strict=True, min_length=1, max_length=50, pattern=r"^[a-z0-9_-]+$")] | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if not self.assignee and not self.queue:
+            raise ValueError("give an assignee, a queue or both")
+        return self
+
+
+class CaseStatusIn(_Input):
+    status: Literal["open", "waiting_on_customer", "resolved", "closed"]
+
+
+Minutes = Annotated[float, Field(strict=True, gt=0, le=525_600)]  # up to a year; fractions allowed
+
+
+class Targets(_Input):
+    first_response_minutes: Minutes
+    resolution_minutes: Minutes
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.first_response_minutes > self.resolution_minutes:
+            raise ValueError("the first response cannot be due after the resolution")
+        return self
+
+
+class SlaPolicyIn(_Input):
+    priorities: Annotated[dict[Literal["urgent", "high", "normal", "low"], Targets], Field(min_length=1)]

@@ -6,7 +6,15 @@ import os
 from functools import cache
 
 from oms.adapters.dynamodb import DynamoStore
-from oms.adapters.system import SystemClock, new_order_id, new_order_number, new_return_id, new_rma_number
+from oms.adapters.system import (
+    SystemClock,
+    new_case_id,
+    new_case_number,
+    new_order_id,
+    new_order_number,
+    new_return_id,
+    new_rma_number,
+)
 from oms.services.context import Context
 
 
@@ -33,4 +41,5 @@ def context() -> Context:
     return Context(store=store, inventory=store, payments=_payment_processor(), clock=clock,
                    new_order_id=new_order_id, new_order_number=new_order_number, channels=_channel_api,
                    returns=store, new_return_id=new_return_id, new_rma_number=new_rma_number,
+                   cases=store, new_case_id=new_case_id, new_case_number=new_case_number,
                    authorization_validity_days=int(os.environ.get("OMS_AUTHORIZATION_VALIDITY_DAYS", "7")))

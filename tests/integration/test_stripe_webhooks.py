@@ -165,6 +165,10 @@ def test_a_dispute_holds_unshipped_goods_and_moves_money_once(stocked, fixture_o
     types = [h["event_type"] for h in order["history"]]
     assert types.count("DisputeOpened") == 1 and types.count("ChargebackDebited") == 1
     assert types.count("ChargebackReversed") == 1 and types.count("DisputeClosed") == 1
+    # The dispute opened an urgent case on the order, and its end closed it.
+    api.pipeline.drain()
+    cases = api.ops("GET", f"/orders/{order_id}").json_body["cases"]
+    assert [(c["type"], c["status"]) for c in cases] == [("dispute", "closed")]
 
 
 def str_money(payments: dict, delta_minor: int) -> str:

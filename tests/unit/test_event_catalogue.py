@@ -362,7 +362,21 @@ def _domain_runs() -> list[tuple[str, list]]:
     runs.append(("validation hold", events))
     runs.append(("refunds and a dispute", _refunds_and_a_dispute()))
     runs.append(("returns", _returns()))
+    runs.append(("a case", _a_case()))
     return runs
+
+
+def _a_case() -> list:
+    from oms.domain.cases import DEFAULT_SLA_POLICY, Case
+
+    case, events = Case.open(case_id="c192fca31a409c3e5b7d1f2a4c6e", case_number="CS-7KQ2-M9XD", order_id="o1",
+                             case_type="where_is_my_order", subject="Where is it?", message="A week already",
+                             channel="web", priority=None, source="customer", now=NOW, policy=DEFAULT_SLA_POLICY)
+    events += case.add_message("agent", "On its way", internal=False, now=NOW)
+    events += case.assign("sam", "delivery")
+    events += case.set_status("waiting_on_customer", NOW)
+    events += case.escalate("customer is upset", NOW)
+    return events
 
 
 def _returns() -> list:

@@ -18,6 +18,7 @@
   LOCATIONS / <location_id>        fulfilment locations, one partition so a Query lists them
   BACKORDERS / <received_at>#<id>  orders waiting for stock, first come first served
   RETURN#<id> ...                  returns: see dynamodb_returns.py
+  CASE#<id> ...                    cases: see dynamodb_cases.py
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ from oms.services.ports import (
     StockMove,
 )
 
+from .dynamodb_cases import CasesTable
 from .dynamodb_models import (
     REGION,
     BackorderItem,
@@ -73,8 +75,8 @@ def _order_key(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
 
-class DynamoStore(ReturnsTable):
-    """Implements OrderStore, InventoryStore and ReturnStore on one table."""
+class DynamoStore(ReturnsTable, CasesTable):
+    """Implements OrderStore, InventoryStore, ReturnStore and CaseStore on one table."""
 
     def __init__(self, clock):
         self._clock = clock

@@ -34,3 +34,11 @@ def new_return_id() -> str:
 
 def new_rma_number() -> str:
     return "RMA-" + new_order_number()
+
+
+def new_case_id() -> str:
+    return "c" + new_order_id()[1:]
+
+
+def new_case_number() -> str:
+    return "CS-" + new_order_number()

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from oms.domain.cases import Case
 from oms.domain.events import DomainEvent
 from oms.domain.inventory import Location, StockLevel
 from oms.domain.order import Order
@@ -47,6 +48,14 @@ class ReturnCommit:
     restock: list[StockMove] = field(default_factory=list)  # sellable units back on hand (`release` = units)
     tracking_numbers: list[str] = field(default_factory=list)
     state_only: bool = False  # commit even without events (new checkpoints of the parcel coming back)
+
+
+@dataclass
+class CaseCommit:
+    """A case's change and its events, written in one transaction."""
+    case: Case
+    events: list[DomainEvent]
+    is_new: bool = False
 
 
 @dataclass
@@ -99,6 +108,18 @@ class ReturnStore(Protocol):
     def list_returns(self, status: str | None, cursor: str | None, limit: int) -> tuple[list[Return], str | None]: ...
     def return_history(self, return_id: str) -> list[dict]: ...
     def find_return_by_tracking(self, tracking_number: str) -> str | None: ...
+
+
+class CaseStore(Protocol):
+    def load_case(self, case_id: str) -> Case | None: ...
+    def commit_case(self, change: CaseCommit) -> None: ...
+    def find_case_by_number(self, case_number: str) -> str | None: ...
+    def find_case_by_key(self, external_key: str) -> str | None: ...
+    def case_history(self, case_id: str) -> list[dict]: ...
+    def list_cases(self, filters: dict, cursor: str | None, limit: int) -> tuple[list[Case], str | None]: ...
+    def cases_due(self, now: str, limit: int) -> list[str]: ...
+    def sla_policy(self) -> dict: ...
+    def save_sla_policy(self, policy: dict) -> None: ...
 
 
 class InventoryStore(Protocol):
