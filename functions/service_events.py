@@ -5,6 +5,8 @@ from __future__ import annotations
 from .order_events import consume
 
 CASE_EVENTS = ("DisputeOpened", "DisputeClosed", "ShipmentException")
+MAIL_EVENTS = ("PaymentAuthorized", "PaymentRecorded", "ShipmentCreated", "ShipmentDelivered", "ReturnApproved",
+               "RefundSucceeded", "CaseMessageAdded")
 
 
 def _ctx():
@@ -19,5 +21,12 @@ def open_or_close_case(detail: dict) -> None:
     react(_ctx(), detail)
 
 
+def send_mail(detail: dict) -> None:
+    from oms.services.notifications import notify
+
+    notify(_ctx(), detail)
+
+
 def handle_service(event) -> dict:
-    return consume(event, {name: open_or_close_case for name in CASE_EVENTS})
+    return consume(event, {**{name: open_or_close_case for name in CASE_EVENTS},
+                           **{name: send_mail for name in MAIL_EVENTS}})

@@ -38,6 +38,9 @@ def configure_environment(stage: str = "local") -> dict:
         "OMS_PAYMENTS": os.environ.get("OMS_PAYMENTS", "stripe"),
         "OMS_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port()}",
         "OMS_STRIPE_API_KEY": os.environ.get("OMS_STRIPE_API_KEY", "sk_test_oms_local"),
+        # Customer e-mails go to the local SES (moto): read them at /moto-api/data.json.
+        "OMS_MAIL_FROM": os.environ.get("OMS_MAIL_FROM", "orders@example.com"),
+        "OMS_SLA_SWEEP_SECONDS": os.environ.get("OMS_SLA_SWEEP_SECONDS", "60"),
     }
     env["AWS_REGION"] = env["AWS_DEFAULT_REGION"]
     os.environ.update(env)
@@ -162,6 +165,8 @@ class LocalStack:
             *[f"{channel + ' API':<14} {os.environ.get(f'OMS_CHANNEL_BASE_URL_{channel.upper()}') or unset}"
               for channel, unset in (("shopify", "https://<shop domain> (set OMS_CHANNEL_BASE_URL_SHOPIFY)"),
                                      ("sfcc", "not set (OMS_CHANNEL_BASE_URL_SFCC)"))],
+            f"mails sent     http://127.0.0.1:{self.aws_port}/moto-api/data.json   (under ses > Message; "
+            f"from {os.environ['OMS_MAIL_FROM']}, OMS_NOTIFICATIONS={os.environ.get('OMS_NOTIFICATIONS', '1')})",
             f"Stripe         {self.stripe.url}   (local Stripe, localstripe; its events go to "
             "/webhooks/payments/stripe)",
             f"simulator      {'on: the warehouse and carrier move orders along' if self.simulate else 'off'}",

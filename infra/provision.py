@@ -4,6 +4,7 @@ resolver, so callers can name what was made."""
 from __future__ import annotations
 
 import json
+import os
 
 import boto3
 
@@ -15,7 +16,9 @@ ACCOUNT = "123456789012"
 def provision(stage: str, region: str, visibility_timeout: int | None = None) -> tuple[dict, Resolver]:
     template = load_template()
     resources = template["Resources"]
-    resolver = Resolver({"Stage": stage}, {"AWS::Region": region, "AWS::AccountId": ACCOUNT,
+    parameters = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    parameters.update(Stage=stage, MailFrom=os.environ.get("OMS_MAIL_FROM") or parameters.get("MailFrom", ""))
+    resolver = Resolver(parameters, {"AWS::Region": region, "AWS::AccountId": ACCOUNT,
                                            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
     by_type: dict[str, list[tuple[str, dict]]] = {}
     for logical_id, resource in resources.items():
@@ -68,4 +71,7 @@ def provision(stage: str, region: str, visibility_timeout: int | None = None) ->
         resolver.attributes[(logical_id, "Arn")] = arn
         events.put_targets(Rule=logical_id, EventBusName=bus,
                            Targets=[{"Id": t["Id"], "Arn": resolver.resolve(t["Arn"])} for t in props["Targets"]])
+    sesv2 = boto3.client("sesv2", region_name=region)
+    for _, props in by_type.get("AWS::SES::EmailIdentity", []):
+        sesv2.create_email_identity(EmailIdentity=resolver.resolve(props["EmailIdentity"]))
     return template, resolver

@@ -11,7 +11,7 @@ TEST_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "OMS_STAGE": "test", "OMS_TABLE": "oms-test", "OMS_EVENT_BUS": "oms-test", "OMS_SECRETS": "env",
     "OMS_OPS_TOKEN": "ops-test-token", "OMS_WEBHOOK_SECRET_ORDERS_GENERIC": "orders-secret",
-    "OMS_CUSTOMER_TOKEN_SECRET": "customer-token-secret-of-32-bytes!",
+    "OMS_CUSTOMER_TOKEN_SECRET": "customer-token-secret-of-32-bytes!", "OMS_MAIL_FROM": "orders@shop.example",
     "OMS_WEBHOOK_SECRET_TRACKING_GENERIC": "tracking-secret", "OMS_PAYMENTS": "stripe",
     "OMS_STRIPE_API_KEY": "sk_test_integration", "OMS_WEBHOOK_SECRET_PAYMENTS_STRIPE": "whsec_integration",
     "OMS_WEBHOOK_SECRET_ORDERS_SHOPIFY": "shopify-app-secret", "OMS_WEBHOOK_SECRET_ORDERS_SFCC": "sfcc-hook-secret",

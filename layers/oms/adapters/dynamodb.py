@@ -19,6 +19,7 @@
   BACKORDERS / <received_at>#<id>  orders waiting for stock, first come first served
   RETURN#<id> ...                  returns: see dynamodb_returns.py
   CASE#<id> ...                    cases: see dynamodb_cases.py
+  NOTIFY#<key> ...                 customer e-mails: see dynamodb_notifications.py
 """
 from __future__ import annotations
 
@@ -57,6 +58,7 @@ from .dynamodb_models import (
     failed_conditions,
     history_record,
 )
+from .dynamodb_notifications import NotificationsTable
 from .dynamodb_returns import ReturnsTable, write_return
 
 
@@ -75,8 +77,8 @@ def _order_key(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
 
-class DynamoStore(ReturnsTable, CasesTable):
-    """Implements OrderStore, InventoryStore, ReturnStore and CaseStore on one table."""
+class DynamoStore(ReturnsTable, CasesTable, NotificationsTable):
+    """Implements OrderStore, InventoryStore, ReturnStore, CaseStore and NotificationLog on one table."""
 
     def __init__(self, clock):
         self._clock = clock

@@ -96,6 +96,10 @@ class CasesTable:
                                         **history_record(case.case_id, n, now, event)),
                             condition=HistoryItem.pk.does_not_exist())
                     tags.append("case")
+                for guard in change.guards:
+                    tx.save(RefItem(f"GUARD#{guard}", "REF", order_id=case.order_id or ""),
+                            condition=RefItem.pk.does_not_exist())
+                    tags.append("duplicate")
                 if change.is_new:
                     tx.save(RefItem(f"CASENO#{case.case_number}", "REF", order_id=case.order_id or "",
                                     shipment_id=case.case_id), condition=RefItem.pk.does_not_exist())

@@ -7,7 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .ports import CaseStore, ChannelNotifier, InventoryStore, OrderStore, PaymentProcessor, ReturnStore
+from .ports import (
+    CaseStore,
+    ChannelNotifier,
+    InventoryStore,
+    Mailer,
+    NotificationLog,
+    OrderStore,
+    PaymentProcessor,
+    ReturnStore,
+)
 
 
 def _no_channel_api(channel: str) -> ChannelNotifier | None:
@@ -38,6 +47,8 @@ class Context:
     cases: CaseStore | None = None
     new_case_id: Callable[[], str] | None = None
     new_case_number: Callable[[], str] | None = None
+    notifications: NotificationLog | None = None
+    mailer: Mailer | None = None
 
     def backoff(self, attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
         """Full-jitter exponential backoff between retries of a contended or failing step."""

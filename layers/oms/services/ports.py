@@ -56,6 +56,7 @@ class CaseCommit:
     case: Case
     events: list[DomainEvent]
     is_new: bool = False
+    guards: list[str] = field(default_factory=list)  # written once with the change (GUARD#<key>)
 
 
 @dataclass
@@ -120,6 +121,15 @@ class CaseStore(Protocol):
     def cases_due(self, now: str, limit: int) -> list[str]: ...
     def sla_policy(self) -> dict: ...
     def save_sla_policy(self, policy: dict) -> None: ...
+
+
+class NotificationLog(Protocol):
+    def notification_sent(self, key: str) -> bool: ...
+    def claim_notification(self, key: str, claimant: str, lease_seconds: int) -> bool: ...
+
+
+class Mailer(Protocol):
+    def send(self, to: str, subject: str, html: str, text: str) -> str: ...  # the provider's message id
 
 
 class InventoryStore(Protocol):
