@@ -154,6 +154,45 @@ def release_hold(order_id: str, hold_type: str):
     return json_response(200, order_view(ctx.store.load(order_id), ctx.store.history(order_id)))
 
 
+@ops.route("/orders/{order_id}/delivery-groups/{group_id}", methods=["PATCH"],
+           content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@api_errors
+def change_delivery_group(order_id: str, group_id: str):
+    """Correct a group's address or shipping method before anything of it shipped: the address is
+    checked as at intake (422, nothing changed), the change recorded and told to the channel."""
+    from pydantic import ValidationError
+
+    from oms.domain.order import OrderRuleViolation
+    from oms.domain.validation import address_problems
+    from oms.services.canonical import Address, error_details
+    from oms.services.orders import UnknownOrder
+    from oms.services.orders import change_delivery_group as change
+
+    from .ops_inputs import DeliveryGroupChangeIn
+    from .views import order_view
+
+    _, body = _body(DeliveryGroupChangeIn)
+    address = None
+    if body.shipping_address is not None:
+        try:
+            address = Address.model_validate(body.shipping_address).model_dump()
+        except ValidationError as error:
+            raise ApiError(422, "validation_failed", "the address cannot be processed",
+                           [{**d, "field": f"shipping_address.{d['field']}"} for d in error_details(error)]) from None
+        problems = address_problems(address, "shipping_address")
+        if problems:
+            raise ApiError(422, "invalid_address", "the address is not valid for its country",
+                           [{"field": "shipping_address", "problem": p} for p in problems])
+    ctx = _ctx()
+    try:
+        change(ctx, order_id, group_id, shipping_address=address, shipping_method=body.shipping_method)
+    except UnknownOrder:
+        raise ApiError(404, "not_found", f"no order {order_id}") from None
+    except OrderRuleViolation as error:
+        raise ApiError(404 if error.code == "not_found" else 409, error.code, str(error)) from None
+    return json_response(200, order_view(ctx.store.load(order_id), ctx.store.history(order_id)))
+
+
 @ops.route("/orders/{order_id}/cancel", methods=["POST"],
            content_types=ANY_BODY, authorizer=ops_token_authorizer)
 @api_errors

@@ -182,3 +182,15 @@ class Targets(_Input):
 
 class SlaPolicyIn(_Input):
     priorities: Annotated[dict[Literal["urgent", "high", "normal", "low"], Targets], Field(min_length=1)]
+
+
+class DeliveryGroupChangeIn(_Input):
+    """An address in the canonical shape (name, line1, line2, city, region, postal_code, country, phone)."""
+    shipping_address: dict | None = None
+    shipping_method: Annotated[str, Field(strict=True, min_length=1, max_length=100)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self):
+        if self.shipping_address is None and self.shipping_method is None:
+            raise ValueError("give a shipping_address, a shipping_method or both")
+        return self

@@ -145,3 +145,23 @@ def test_shopify_refusing_a_return_is_a_refusal(server, shopify):
         assert "not returnable" in str(refusal)
     else:
         raise AssertionError("a refusal passed for done")
+
+
+def test_shopify_gets_the_corrected_shipping_address(server, shopify):
+    server.answer("POST", f"{V}/graphql.json", sequence=[
+        (200, {"data": {"orderUpdate": {"order": {"id": f"gid://shopify/Order/{ORDER_ID}"}, "userErrors": []}}}),
+        (200, {"data": {"orderUpdate": {"order": None, "userErrors": [
+            {"field": ["shippingAddress", "zip"], "message": "Zip is invalid"}]}}})])
+    address = {"name": "Ada King Lovelace", "line1": "1 Infinite Loop", "line2": "", "city": "Cupertino",
+               "region": "CA", "postal_code": "95014", "country": "us", "phone": None}
+    shopify.shipping_address_changed(shopify_order(), address, idempotency_key="oms:evt")
+    assert server.requests[0]["body"]["variables"] == {"input": {
+        "id": f"gid://shopify/Order/{ORDER_ID}", "shippingAddress": {
+            "address1": "1 Infinite Loop", "address2": "", "city": "Cupertino", "provinceCode": "CA", "zip": "95014",
+            "countryCode": "US", "firstName": "Ada", "lastName": "King Lovelace", "phone": None}}}
+    try:
+        shopify.shipping_address_changed(shopify_order(), address, idempotency_key="oms:evt")
+    except ChannelRejected as refusal:
+        assert "Zip is invalid" in str(refusal)
+    else:
+        raise AssertionError("a refusal passed for done")

@@ -363,6 +363,10 @@ def _domain_runs() -> list[tuple[str, list]]:
     runs.append(("refunds and a dispute", _refunds_and_a_dispute()))
     runs.append(("returns", _returns()))
     runs.append(("a case", _a_case()))
+    order, events = _received(card)
+    events += order.change_delivery_group(order.delivery_groups[0].group_id, shipping_address=None,
+                                          shipping_method="express")
+    runs.append(("a delivery group changed", events))
     return runs
 
 

@@ -33,6 +33,7 @@ from .holds import (  # noqa: F401
     OrderRuleViolation,
 )
 from .order_disputes import OrderDisputes
+from .order_edits import OrderEdits
 from .order_payments import OrderPayments
 from .order_refunds import OrderRefunds
 from .order_returns import OrderReturns
@@ -108,7 +109,7 @@ class Allocation:
 
 
 @dataclass
-class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfillment):
+class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfillment, OrderEdits):
     order_id: str
     order_number: str
     channel: str

@@ -20,7 +20,8 @@ from .ports import (
 )
 
 REFUND_LEASE_SECONDS = 180  # longer than the channel-updates Lambda may run (120 s); returns use it too
-TOLD_ABOUT = ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled", "RefundRequested", "ReturnApproved")
+TOLD_ABOUT = ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled", "RefundRequested", "ReturnApproved",
+              "DeliveryGroupChanged")
 
 
 class UnknownOrderForChannel(LookupError):
@@ -47,6 +48,13 @@ def tell_channel(ctx: Context, detail: dict) -> str:
         return _refund_at_channel(ctx, order, notifier, data["refund_id"])
     if event_type == "ReturnApproved":
         return _return_at_channel(ctx, order, notifier, data["return_id"])
+    if event_type == "DeliveryGroupChanged":
+        tell = getattr(notifier, "shipping_address_changed", None)  # Shopify's API takes it; SFCC's has no call
+        if tell is None or "shipping_address" not in data["changed"]:
+            return "not_for_channel"
+        group = next(g for g in order.delivery_groups if g.group_id == data["group_id"])
+        tell(channel_order(order), group.shipping_address, idempotency_key=key)  # the address as it is now
+        return "told"
     if event_type == "OrderLinesCancelled":
         items = [ChannelItem(line["channel_line_id"], line["sku"], line["quantity"]) for line in data["lines"]]
         notifier.order_cancelled(channel_order(order), items, whole_order=not order.open_lines(),

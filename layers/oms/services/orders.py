@@ -79,6 +79,14 @@ def release_hold(ctx: Context, order_id: str, hold_type: str, reason: str) -> li
         order, order.release_hold(hold_type, reason, ctx.clock.now())))
 
 
+def change_delivery_group(ctx: Context, order_id: str, group_id: str, *, shipping_address: dict | None,
+                          shipping_method: str | None) -> list[DomainEvent]:
+    """An agent corrects where (or how) a group ships before anything of it left. Sourcing is
+    by location priority, which an address does not change, so the reservations stay."""
+    return update_order(ctx, order_id, lambda order: OrderCommit(order, order.change_delivery_group(
+        group_id, shipping_address=shipping_address, shipping_method=shipping_method)))
+
+
 def create_fulfillment_orders(ctx: Context, order_id: str) -> list[DomainEvent]:
     return update_order(ctx, order_id, lambda order: OrderCommit(order, order.create_fulfillment_orders()))
 

@@ -16,6 +16,7 @@
              POST /admin/api/{v}/graphql.json  query: the order's returns (one whose line items carry
                                               our RMA in their note? done) and fulfillment line items
              POST /admin/api/{v}/graphql.json  mutation returnCreate
+  address:   POST /admin/api/{v}/graphql.json  mutation orderUpdate (shippingAddress)
 - refunded (money back on an order Shopify was paid for):
              GET  /admin/api/{v}/orders/{order_id}/refunds.json           (our note there? done)
              GET  /admin/api/{v}/orders/{order_id}/transactions.json      (the sale or capture to refund)
@@ -65,6 +66,8 @@ RETURNS_AND_FULFILLMENTS = """query($id: ID!) { order(id: $id) {
   returns(first: 50) { nodes { id name
     returnLineItems(first: 100) { nodes { ... on ReturnLineItem { customerNote } } } } }
   fulfillments(first: 50) { fulfillmentLineItems(first: 100) { nodes { id quantity lineItem { id } } } } } }"""
+ORDER_UPDATE = """mutation($input: OrderInput!) { orderUpdate(input: $input) {
+  order { id } userErrors { field message } } }"""
 RETURN_CREATE = """mutation($input: ReturnInput!) { returnCreate(returnInput: $input) {
   return { id name } userErrors { field message } } }"""
 # The shop domain comes from a webhook header the HMAC does not cover: only a Shopify shop's
@@ -211,6 +214,20 @@ class ShopifyAdmin:
         errors = (answer.get("returnCreate") or {}).get("userErrors") or []
         if errors:
             raise ChannelRejected(f"Shopify refused the return {rma_number}: {errors}")
+
+    def shipping_address_changed(self, order: ChannelOrder, address: dict, idempotency_key: str) -> None:
+        """The order's shipping address as an agent corrected it (orderUpdate sets it; the same
+        address again changes nothing)."""
+        first, _, last = (address.get("name") or "").strip().partition(" ")
+        mailing = {"address1": address.get("line1") or "", "address2": address.get("line2") or "",
+                   "city": address.get("city") or "", "provinceCode": address.get("region") or None,
+                   "zip": address.get("postal_code") or "", "countryCode": (address.get("country") or "").upper(),
+                   "firstName": first, "lastName": last, "phone": address.get("phone") or None}
+        answer = self._graphql(self._shop(order), ORDER_UPDATE, {"input": {
+            "id": f"gid://shopify/Order/{self._order_id(order)}", "shippingAddress": mailing}})
+        errors = (answer.get("orderUpdate") or {}).get("userErrors") or []
+        if errors:
+            raise ChannelRejected(f"Shopify refused the new shipping address: {errors}")
 
     def _graphql(self, shop: str, query: str, variables: dict) -> dict:
         answer = self._post(shop, "graphql.json", {"query": query, "variables": variables}) or {}
