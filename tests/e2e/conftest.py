@@ -22,7 +22,8 @@ SECRETS = {"OMS_WEBHOOK_SECRET_ORDERS_GENERIC": "e2e-orders", "OMS_WEBHOOK_SECRE
            "OMS_WEBHOOK_SECRET_TRACKING_EASYPOST": "e2e-easypost",
            "OMS_WEBHOOK_SECRET_TRACKING_AFTERSHIP": "e2e-aftership", "OMS_WEBHOOK_SECRET_PAYMENTS_STRIPE": "whsec_e2e",
            "OMS_CHANNEL_TOKEN_SHOPIFY": "shpat_e2e", "OMS_CHANNEL_TOKEN_SFCC": "e2e-sfcc-bearer",
-           "OMS_SFCC_ORGANIZATION_ID": "f_ecom_e2e", "OMS_SFCC_SITE_ID": "RefArch"}
+           "OMS_SFCC_ORGANIZATION_ID": "f_ecom_e2e", "OMS_SFCC_SITE_ID": "RefArch",
+           "OMS_CUSTOMER_TOKEN_SECRET": "e2e-customer-token-secret-32-bytes!"}
 
 
 def _free_port() -> int:
@@ -151,7 +152,7 @@ def channels():
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, channels):
-    started = Stack(tmp_path_factory.mktemp("stack"), OMS_LOCAL_CONCURRENCY="3",
+    started = Stack(tmp_path_factory.mktemp("stack"), OMS_LOCAL_CONCURRENCY="3", OMS_SLA_SWEEP_SECONDS="1",
                     OMS_CHANNEL_BASE_URL_SHOPIFY=channels["shopify"].url,
                     OMS_CHANNEL_BASE_URL_SFCC=channels["sfcc"].url)
     yield started
