@@ -53,6 +53,11 @@ def refund(order_id: str):
         lines = {}
         for line in body.lines:
             lines[line.line_id] = lines.get(line.line_id, 0) + line.quantity
+    if body.case_id:  # the case the refund settles (a goodwill credit): it must be this order's
+        case = ctx.cases.load_case(body.case_id) if len(body.case_id) <= 64 else None
+        if case is None or case.order_id not in (None, order_id):
+            raise ApiError(422, "unknown_case", f"no case {body.case_id} on this order",
+                           [{"field": "case_id", "problem": "no such case on this order"}])
     key = (payment_ops.current_request.headers.get("idempotency-key") or "").strip() or None
     if key and len(key) > 255:
         raise ApiError(422, "invalid_idempotency_key", "an Idempotency-Key has at most 255 characters")

@@ -35,7 +35,12 @@ def _versionless(order: dict) -> dict:
 
 def test_a_refund_by_amount_reaches_stripe_and_the_ledger(stocked):
     order_id = _shipped(stocked)
-    response = _refund(stocked, order_id, {"amount": "12.50", "reason": "goodwill", "case_id": "C-1"}, key="rf-1")
+    case = {"order_id": order_id, "type": "damaged_item", "subject": "Scratched", "message": "It is scratched",
+            "channel": "phone"}
+    case_id = stocked.ops("POST", "/cases", case).json_body["case_id"]
+    unknown = _refund(stocked, order_id, {"amount": "12.50", "reason": "goodwill", "case_id": "C-1"}, key="rf-0")
+    assert unknown.status_code == 422 and unknown.json_body["error"]["code"] == "unknown_case"
+    response = _refund(stocked, order_id, {"amount": "12.50", "reason": "goodwill", "case_id": case_id}, key="rf-1")
     assert response.status_code == 201, response.body
     refund = response.json_body
     assert {k: refund[k] for k in ("amount", "currency", "status", "reason")} == {
@@ -44,9 +49,9 @@ def test_a_refund_by_amount_reaches_stripe_and_the_ledger(stocked):
     assert (payments["captured"], payments["refunded"], payments["net"]) == ("48.20", "12.50", "35.70")
     refunds = [t for t in payments["transactions"] if t["type"] == "refund"]
     assert len(refunds) == 1 and refunds[0]["processor_reference"].startswith("re_")
-    assert stocked.order(order_id)["refunds"][0]["case_id"] == "C-1"
+    assert stocked.order(order_id)["refunds"][0]["case_id"] == case_id  # the goodwill credit settles the case
 
-    again = _refund(stocked, order_id, {"amount": "12.50", "reason": "goodwill", "case_id": "C-1"}, key="rf-1")
+    again = _refund(stocked, order_id, {"amount": "12.50", "reason": "goodwill", "case_id": case_id}, key="rf-1")
     assert again.status_code == 200 and again.json_body["refund_id"] == refund["refund_id"]
     other = _refund(stocked, order_id, {"amount": "1.00", "reason": "goodwill"}, key="rf-1")
     assert other.status_code == 409 and other.json_body["error"]["code"] == "idempotency_key_reused"
