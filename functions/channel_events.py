@@ -56,6 +56,6 @@ def handle_channel_updates(event) -> dict:
             raise
         logger.info("channel update", extra={"outcome": outcome, "event_type": detail["event_type"]})
 
-    return consume(event, {name: tell for name in ("ShipmentCreated", "ShipmentDelivered", "OrderLinesCancelled",
-                                                   "RefundRequested", "ReturnApproved")},
-                   with_record=True)
+    from oms.services.channel_updates import TOLD_ABOUT
+
+    return consume(event, {name: tell for name in TOLD_ABOUT}, with_record=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .order_events import consume
 
-CASE_EVENTS = ("DisputeOpened", "DisputeClosed", "ShipmentException")
+CASE_EVENTS = ("DisputeOpened", "DisputeUpdated", "DisputeClosed", "ShipmentException")
 MAIL_EVENTS = ("PaymentAuthorized", "PaymentRecorded", "ShipmentCreated", "ShipmentDelivered", "ReturnApproved",
                "RefundSucceeded", "CaseMessageAdded")
 

@@ -11,7 +11,7 @@ from .ops import ops_token_authorizer
 cases_api = Blueprint(__name__)
 PAGE = 20
 RULE_STATUS = {"invalid_type": 422, "invalid_channel": 422, "invalid_priority": 422, "invalid_status": 422,
-               "invalid_author": 422, "case_closed": 409, "case_ended": 409}
+               "invalid_author": 422, "case_closed": 409, "case_ended": 409, "case_full": 409}
 
 
 def _ctx():
@@ -75,7 +75,7 @@ def my_inquiries(order_ref: str):
 
     order = _customer_order()
     cases, _ = _ctx().cases.list_cases({"order_id": order.order_id}, None, 100)
-    return json_response(200, {"cases": [customer_case_view(case) for case in cases]})
+    return json_response(200, {"cases": [customer_case_view(case) for case in cases if case.source != "system"]})
 
 
 @cases_api.route("/track/{order_ref}/inquiries/{case_number}/messages", methods=["POST"], content_types=ANY_BODY)
@@ -90,7 +90,7 @@ def reply(order_ref: str, case_number: str):
     ctx = _ctx()
     case_id = ctx.cases.find_case_by_number(case_number) if len(case_number) <= 32 else None
     case = ctx.cases.load_case(case_id) if case_id else None
-    if case is None or case.order_id != order.order_id:
+    if case is None or case.order_id != order.order_id or case.source == "system":  # the OMS's own are agents
         raise ApiError(404, "not_found", "no such inquiry on this order")
     message = _body(ReplyIn).message
     case = _rule(lambda: add_message(ctx, case.case_id, "customer", message))

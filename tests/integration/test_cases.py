@@ -124,7 +124,19 @@ def test_a_dispute_or_a_stuck_parcel_opens_one_case_however_often_it_is_told(sto
     cases = api.ops("GET", f"/cases?order_id={order['order_id']}").json_body["cases"]
     assert sorted((c["type"], c["priority"]) for c in cases) == [("delivery_exception", "high"), ("dispute", "urgent")]
     disputed = next(c for c in cases if c["type"] == "dispute")
+    mine = api.http.get(f"/track/{order['order_number']}/inquiries?email=ada@example.com").json_body["cases"]
+    assert mine == []  # the OMS's own cases are for agents
+    reply = api.http.post(f"/track/{order['order_number']}/inquiries/{disputed['case_number']}/messages"
+                          "?email=ada@example.com", body=b'{"message": "hi"}',
+                          headers={"Content-Type": "application/json"})
+    assert reply.status_code == 404
     assert disputed["sla"]["resolution_due"] == "2099-01-08T00:00:00.000Z"  # 48 hours before the evidence
+    _publish_twice(order["order_id"], "DisputeUpdated", {**dispute, "status": "needs_response",
+                                                         "evidence_due_by": "2099-02-10T00:00:00Z",
+                                                         "previous_status": "needs_response"})
+    api.pipeline.drain()
+    moved = api.ops("GET", f"/cases/{disputed['case_id']}").json_body
+    assert moved["sla"]["resolution_due"] == "2099-02-08T00:00:00.000Z"
     _publish_twice(order["order_id"], "DisputeClosed", {**dispute, "status": "won", "closed_at": "2026-12-02T00:00Z"})
     api.pipeline.drain()
     assert api.ops("GET", f"/cases/{disputed['case_id']}").json_body["status"] == "closed"

@@ -181,6 +181,22 @@ def test_an_operator_cancel_is_sent_to_shopify(shop):
     assert cancel["headers"]["x-shopify-access-token"] == "shpat_test_token"
 
 
+def test_an_address_an_agent_corrects_reaches_shopify_through_the_queue(shop):
+    server = shop.server
+    server.answer("POST", f"{V}/graphql.json", body={"data": {"orderUpdate": {
+        "order": {"id": f"gid://shopify/Order/{SHOPIFY_ORDER_ID}"}, "userErrors": []}}})
+    order_id = shop.shopify(shopify_paid_order()).json_body["order_id"]
+    shop.pipeline.drain()
+    group = shop.order(order_id)["delivery_groups"][0]["group_id"]
+    address = {"name": "Bob Norman", "line1": "1 Infinite Loop", "city": "Cupertino", "region": "CA",
+               "postal_code": "95014", "country": "US"}
+    response = shop.ops("PATCH", f"/orders/{order_id}/delivery-groups/{group}", {"shipping_address": address})
+    assert response.status_code == 200, response.body
+    shop.pipeline.drain()
+    [update] = requests_to(server, "POST", "/graphql.json")
+    assert update["body"]["variables"]["input"]["shippingAddress"]["city"] == "Cupertino"
+
+
 def test_shopify_down_is_retried_until_it_answers(shop):
     server = shop.server
     server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}/fulfillments.json", body={"fulfillments": []})

@@ -65,3 +65,14 @@ def test_notifications_can_be_turned_off(stocked, monkeypatch):
     stocked.place(canonical_order())
     stocked.pipeline.drain()
     assert len(sent_mails()) == before
+
+
+def test_a_refusal_from_ses_names_no_address(stocked, monkeypatch):
+    import pytest
+
+    from oms.adapters.mail import MailNotSent, SesMailer
+
+    monkeypatch.setenv("OMS_MAIL_FROM", "unverified@elsewhere.example")  # SES refuses an unverified sender
+    with pytest.raises(MailNotSent) as refusal:
+        SesMailer().send("ada@example.com", "s", "<p>h</p>", "t")
+    assert "MessageRejected" in str(refusal.value) and "@" not in str(refusal.value)

@@ -49,19 +49,28 @@ def test_the_first_visible_agent_message_meets_the_first_response_target():
     assert case.first_responded_at is None and case.status == "new"
     case.add_message("agent", "It left yesterday", internal=False, now=at(20))
     assert case.first_responded_at == at(20) and case.status == "open"
-    assert case.breaches(at(10_000)) == [(2, "resolution overdue")]  # only the resolution can still be late
+    assert case.breaches(at(10_000)) == [("resolution", 2, "resolution overdue")]  # only the resolution can be late
     assert [m["body"] for m in case.customer_view_messages()] == ["It has been a week", "It left yesterday"]
 
 
 def test_a_late_first_response_escalates_to_level_1_once_then_a_late_resolution_to_level_2():
     case, _ = new_case(priority="urgent")
-    assert case.breaches(at(30)) == [] and case.next_due() == at(30)
-    assert case.breaches(at(31)) == [(1, "first response overdue")]
-    events = case.escalate("first response overdue", at(31), breach_level=1)
-    assert events[0].data["level"] == 1 and case.queue == "escalations" and case.breached
-    assert case.breaches(at(32)) == [] and case.next_due() == at(240)
-    case.escalate("resolution overdue", at(241), breach_level=2)
-    assert case.escalate("resolution overdue", at(242), breach_level=2) == [] and case.next_due() is None
+    assert case.escalate_breaches(at(29)) == [] and case.next_due() == at(30)
+    events = case.escalate_breaches(at(30))
+    assert [e.data["level"] for e in events] == [1] and case.queue == "escalations" and case.breached
+    assert case.escalate_breaches(at(31)) == [] and case.next_due() == at(240)
+    assert [e.data["level"] for e in case.escalate_breaches(at(241))] == [2]
+    assert case.escalate_breaches(at(242)) == [] and case.next_due() is None
+
+
+def test_an_agents_escalation_does_not_hide_a_breach():
+    case, _ = new_case(priority="urgent")
+    case.escalate("customer is a VIP", at(1))
+    case.escalate("and upset", at(2))
+    assert case.escalation_level == 2 and not case.breached
+    events = case.escalate_breaches(at(31))
+    assert [(e.data["level"], e.data["breach"]) for e in events] == [(2, True)] and case.breached
+    assert case.breached_targets == ["first_response"]
 
 
 def test_time_waiting_on_the_customer_does_not_count():
@@ -71,19 +80,36 @@ def test_time_waiting_on_the_customer_does_not_count():
     assert case.breaches(at(1000)) == [] and case.next_due() is None  # paused: out of the sweep's index
     case.add_message("customer", "Home", internal=False, now=at(130))  # the reply resumes the clock
     assert case.status == "open" and case.resolution_due == at(240 + 120)
-    assert case.breaches(at(359)) == [] and case.breaches(at(361)) == [(2, "resolution overdue")]
+    assert case.breaches(at(359)) == [] and case.breaches(at(361)) == [("resolution", 2, "resolution overdue")]
 
 
-def test_resolved_cases_do_not_breach_a_customer_reply_reopens_and_closed_is_final():
-    case, _ = new_case()
+def test_a_thank_you_after_resolution_reopens_without_a_false_breach():
+    case, _ = new_case(priority="urgent")
+    case.add_message("agent", "Refunded", internal=False, now=at(5))
     case.set_status("resolved", at(10))
     assert case.breaches(at(100_000)) == [] and case.next_due() is None
-    case.add_message("customer", "Still nothing", internal=False, now=at(20))
-    assert case.status == "open"
-    case.set_status("closed", at(30))
+    case.add_message("customer", "Thanks!", internal=False, now=at(5000))
+    assert case.status == "open" and case.resolution_due == at(240 + 4990) and case.breaches(at(5001)) == []
+    case.set_status("closed", at(5010))
     for act in (lambda: case.add_message("customer", "hello?", False, at(40)), lambda: case.set_status("open", at(40))):
         with pytest.raises(OrderRuleViolation):
             act()
+
+
+def test_a_case_holds_so_many_messages():
+    case, _ = new_case()
+    for n in range(199):
+        case.add_message("customer", "x" * 10, internal=False, now=at(n))
+    with pytest.raises(OrderRuleViolation) as error:
+        case.add_message("customer", "one more", internal=False, now=at(300))
+    assert error.value.code == "case_full"
+
+
+def test_a_disputes_new_deadline_moves_its_case_unless_already_missed():
+    case, _ = new_case("dispute", resolution_due=at(60))
+    assert case.reschedule(at(600))[0].data["resolution_due"] == at(600) and case.resolution_due == at(600)
+    case.escalate_breaches(at(601))
+    assert case.reschedule(at(900)) == [] and case.resolution_due == at(600)
 
 
 def test_a_dispute_case_is_due_when_told():
@@ -107,8 +133,7 @@ def test_whatever_happens_each_breach_escalates_at_most_once_and_levels_only_ris
         elif action in ("wait", "open"):
             case.set_status({"wait": "waiting_on_customer", "open": "open"}[action], now)
         else:
-            for level, reason in case.breaches(now):
-                case.escalate(reason, now, breach_level=level)
+            case.escalate_breaches(now)
         levels.append(case.escalation_level)
     assert levels == sorted(levels) and case.escalation_level <= 2
-    assert len({e["level"] for e in case.escalations}) == len(case.escalations)
+    assert len(case.breached_targets) == len(set(case.breached_targets)) == len(case.escalations)

@@ -60,8 +60,10 @@ def test_issuer_and_audience_are_checked_when_configured(monkeypatch):
 
 class _Jwks(BaseHTTPRequestHandler):
     keys: dict = {}
+    fetched = 0
 
     def do_GET(self):  # noqa: N802 (http.server's name)
+        type(self).fetched += 1
         body = json.dumps(self.keys).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -92,6 +94,15 @@ def test_rs256_tokens_are_checked_with_the_storefronts_published_key(jwks):
     for bad in (token(stranger, "RS256", headers={"kid": "k1"}), token(jwks, "RS256", headers={"kid": "k9"})):
         with pytest.raises(InvalidCustomerToken):
             customer_email(bad)
+
+
+def test_made_up_key_ids_cannot_make_every_request_fetch_the_keys(jwks):
+    _Jwks.fetched = 0
+    assert customer_email(token(jwks, "RS256", headers={"kid": "k1"})) == "ada@example.com"
+    for n in range(5):
+        with pytest.raises(InvalidCustomerToken):
+            customer_email(token(jwks, "RS256", headers={"kid": f"made-up-{n}"}))
+    assert _Jwks.fetched == 2  # the first fetch, and one refetch for an unknown id within the minute
 
 
 def test_a_token_cannot_choose_hs256_with_the_public_key_as_its_secret(jwks):

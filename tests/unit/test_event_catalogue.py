@@ -380,6 +380,7 @@ def _a_case() -> list:
     events += case.assign("sam", "delivery")
     events += case.set_status("waiting_on_customer", NOW)
     events += case.escalate("customer is upset", NOW)
+    events += case.reschedule("2099-01-01T00:00:00.000Z")
     from oms.domain.events import DomainEvent
 
     events.append(DomainEvent("NotificationSent", {"template": "case_reply", "message_id": "0100018c-ses-id"}))

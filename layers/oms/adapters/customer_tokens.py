@@ -6,6 +6,7 @@ key, so a token cannot pick its verifier (no "none", no HS256 signed with a publ
 from __future__ import annotations
 
 import os
+import time
 from functools import lru_cache
 
 import jwt
@@ -23,9 +24,36 @@ class TokenKeysUnavailable(Exception):
     """The storefront's JWKS could not be fetched: retryable, not the customer's fault."""
 
 
+REFETCH_SECONDS = 60  # an unknown key id fetches the JWKS again at most this often
+
+
+class _Keys:
+    """The storefront's published keys, fetched once and kept 5 minutes; a token naming a key id
+    we do not have fetches them again at most once a minute, so made-up key ids cannot make
+    every request call the storefront."""
+
+    def __init__(self, url: str):
+        self.client = jwt.PyJWKClient(url, cache_jwk_set=True, lifespan=300, timeout=5)
+        self.refreshed_at = float("-inf")
+
+    def key_for(self, token: str):
+        kid = jwt.get_unverified_header(token).get("kid")
+        found = self._find(self.client.get_signing_keys(), kid)
+        if found is None and time.monotonic() - self.refreshed_at > REFETCH_SECONDS:
+            self.refreshed_at = time.monotonic()
+            found = self._find(self.client.get_signing_keys(refresh=True), kid)
+        if found is None:
+            raise jwt.InvalidTokenError("no published key has that key id")
+        return found.key
+
+    @staticmethod
+    def _find(keys, kid):
+        return next((key for key in keys if key.key_id == kid), None)
+
+
 @lru_cache(maxsize=4)
-def _jwks(url: str) -> jwt.PyJWKClient:
-    return jwt.PyJWKClient(url, cache_keys=True, lifespan=300, timeout=5)
+def _jwks(url: str) -> _Keys:
+    return _Keys(url)
 
 
 def customer_email(token: str | None) -> str:
@@ -55,5 +83,5 @@ def _key_for(algorithm: str | None, token: str):
         return customer_token_secret()
     url = os.environ.get("OMS_CUSTOMER_JWKS_URL")
     if algorithm == "RS256" and url:
-        return _jwks(url).get_signing_key_from_jwt(token).key
+        return _jwks(url).key_for(token)
     raise jwt.InvalidAlgorithmError(f"{algorithm} is not accepted")

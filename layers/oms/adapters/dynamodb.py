@@ -115,8 +115,7 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable):
                     tx.save(HistoryItem(pk, f"H#{n:08d}", **record), condition=HistoryItem.pk.does_not_exist())
                     tags.append("order")
                 if change.is_new:
-                    self._add_refs(tx, change)
-                    tags += ["duplicate", "duplicate", "order"]
+                    tags += self._add_refs(tx, change)
                 for move in _merge_moves(change.stock_moves):
                     self._stock_move(tx, move)
                     tags.append("stock")
@@ -158,7 +157,8 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable):
         order.version = (order.version or 0) + 1
         order.history_length += len(change.events)
 
-    def _add_refs(self, tx: TransactWrite, change: OrderCommit) -> None:
+    def _add_refs(self, tx: TransactWrite, change: OrderCommit) -> list[str]:
+        """The new order's guards and lookups; returns their tags, in the order written."""
         order = change.order
         tx.save(RefItem(f"EXT#{order.channel}#{order.external_id}", "REF", order_id=order.order_id,
                         order_number=order.order_number, body_hash=change.body_hash),
@@ -167,8 +167,11 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable):
                 condition=RefItem.pk.does_not_exist())
         tx.save(RefItem(f"CHANNELNO#{channel_number_key(order.channel_order_number)}", _order_key(order.order_id),
                         order_id=order.order_id))
+        tags = ["duplicate", "duplicate", "order"]
         if email := (order.customer.get("email") or "").strip().lower():
             tx.save(RefItem(_customer_key(email), f"{order.placed_at}#{order.order_id}", order_id=order.order_id))
+            tags.append("order")
+        return tags
 
     @staticmethod
     def _stock_move(tx: TransactWrite, move: StockMove) -> None:
@@ -202,19 +205,30 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable):
             return None
 
     def find_by_channel_number(self, channel_order_number: str) -> list[str]:
+        """By the normalised number; orders stored before numbers were normalised (kept as the
+        channel sent them, e.g. `#1001`) are found by the number as given, with or without `#`."""
         key = channel_number_key(channel_order_number)
-        return [ref.order_id for ref in RefItem.query(f"CHANNELNO#{key}", limit=20)] if key else []
+        if not key:
+            return []
+        found = [ref.order_id for ref in RefItem.query(f"CHANNELNO#{key}", limit=20)]
+        if found:
+            return found
+        given = channel_order_number.strip()
+        legacy = dict.fromkeys(k for k in (given, given.lstrip("#"), "#" + given.lstrip("#")) if k != key)
+        return [ref.order_id for k in legacy for ref in RefItem.query(f"CHANNELNO#{k}", limit=20)]
 
     def orders_of_customer(self, email: str, cursor: str | None, limit: int) -> tuple[list[str], str | None]:
         """The cursor is the last sort key read, in the customer's own partition: a forged
         one can only skip within it."""
         start = None
         if cursor:
+            if len(cursor) > 400:
+                raise ValueError("not a cursor of this list")
             try:
                 sk = base64.urlsafe_b64decode(cursor.encode()).decode()
             except (ValueError, UnicodeDecodeError):
                 raise ValueError("not a cursor of this list") from None
-            if "#o" not in sk:
+            if not 20 <= len(sk) <= 200 or "#o" not in sk:
                 raise ValueError("not a cursor of this list")
             start = {"pk": {"S": _customer_key(email)}, "sk": {"S": sk}}
         page = RefItem.query(_customer_key(email), scan_index_forward=False, limit=limit, last_evaluated_key=start)

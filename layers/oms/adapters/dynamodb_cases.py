@@ -165,10 +165,12 @@ class CasesTable:
         last = page.last_evaluated_key
         return found, base64.urlsafe_b64encode(json.dumps(last).encode()).decode() if last else None
 
-    def cases_due(self, now: str, limit: int) -> list[str]:
-        """Open cases whose next target is at or before `now`, earliest first."""
-        return [item.pk.removeprefix("CASE#")
-                for item in CaseItem.by_due.query("CASES#DUE", CaseItem.gsi5sk <= f"{now}#~", limit=limit)]
+    def cases_due(self, now: str, limit: int, after: dict | None = None) -> tuple[list[str], dict | None]:
+        """Open cases whose next target is at or before `now`, earliest first, a page at a time:
+        (case ids, where the next page starts or None)."""
+        page = CaseItem.by_due.query("CASES#DUE", CaseItem.gsi5sk <= f"{now}#~", limit=limit,
+                                     last_evaluated_key=after)
+        return [item.pk.removeprefix("CASE#") for item in page], page.last_evaluated_key
 
     def sla_policy(self) -> dict:
         try:
@@ -184,13 +186,17 @@ def _start_key(cursor: str | None, number: int, value: str) -> dict | None:
     """A cursor this list gave, for this very index and partition; anything else is refused."""
     if not cursor:
         return None
+    if len(cursor) > 2000:
+        raise ValueError("not a cursor of this list")
     try:
         start = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, UnicodeDecodeError):
         raise ValueError("not a cursor of this list") from None
     keys = {"pk", "sk", f"gsi{number}pk", f"gsi{number}sk"}
     if (not isinstance(start, dict) or set(start) != keys
-            or not all(isinstance(v, dict) and isinstance(v.get("S"), str) for v in start.values())
-            or start[f"gsi{number}pk"]["S"] != value):
+            or not all(isinstance(v, dict) and isinstance(v.get("S"), str) and 0 < len(v["S"]) <= 400
+                       for v in start.values())
+            or start[f"gsi{number}pk"]["S"] != value or not start["pk"]["S"].startswith("CASE#")
+            or start["sk"]["S"] != "CASE"):
         raise ValueError("not a cursor of this list")
     return start

@@ -38,11 +38,26 @@ def _ses():
     return boto3.client("sesv2")
 
 
+class MailNotSent(Exception):
+    """SES did not take the e-mail (its error code only: SES's messages may name the recipient)."""
+
+
 class SesMailer:
-    """Sends one e-mail; returns SES's message id. Throttling and outages raise (the message is
-    delivered again by its queue)."""
+    """Sends one e-mail; returns SES's message id. A refusal, throttling or outage raises
+    MailNotSent (the event is delivered again by its queue, then lands in its DLQ)."""
 
     def send(self, to: str, subject: str, html: str, text: str) -> str:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self._send(to, subject, html, text)
+        except ClientError as error:
+            raise MailNotSent(f"SES refused the e-mail: {error.response.get('Error', {}).get('Code')}") from None
+        except BotoCoreError as error:
+            raise MailNotSent(f"SES could not be reached: {type(error).__name__}") from None
+
+    @staticmethod
+    def _send(to: str, subject: str, html: str, text: str) -> str:
         response = _ses().send_email(
             FromEmailAddress=os.environ["OMS_MAIL_FROM"], Destination={"ToAddresses": [to]},
             Content={"Simple": {"Subject": {"Data": subject, "Charset": "UTF-8"},

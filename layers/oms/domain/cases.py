@@ -22,6 +22,9 @@ CHANNELS = ("email", "phone", "chat", "web")
 STATUSES = ("new", "open", "waiting_on_customer", "resolved", "closed")
 SETTABLE = ("open", "waiting_on_customer", "resolved", "closed")  # what an agent may set
 ENDED = ("resolved", "closed")
+PAUSED = ("waiting_on_customer", "resolved")  # the service-level clock stands still
+# A case is one item (DynamoDB's limit is 400 KB): past these, a new case is opened instead.
+MAX_MESSAGES, MAX_TEXT = 200, 250_000
 ESCALATIONS = "escalations"
 _URGENT, _HIGH = ("dispute",), ("delivery_exception", "damaged_item", "missing_item", "wrong_item")
 # The queue a new case lands in, by type.
@@ -67,8 +70,9 @@ class Case:
     assignee: str | None = None
     first_responded_at: str | None = None
     resolved_at: str | None = None
-    paused_at: str | None = None  # waiting on the customer since
+    paused_at: str | None = None  # waiting on the customer (or resolved) since: the clock stands still
     escalation_level: int = 0
+    breached_targets: list[str] = field(default_factory=list)  # "first_response", "resolution": missed
     escalations: list[dict] = field(default_factory=list)
     messages: list[dict] = field(default_factory=list)
     version: int = 0
@@ -115,6 +119,8 @@ class Case:
         return self._add_message(author, body, internal and author == "agent", now)
 
     def _add_message(self, author: str, body: str, internal: bool, now: str) -> list[DomainEvent]:
+        if len(self.messages) >= MAX_MESSAGES or sum(len(m["body"]) for m in self.messages) + len(body) > MAX_TEXT:
+            raise OrderRuleViolation("case_full", "the case holds as many messages as it can: open a new one")
         number = len(self.messages) + 1
         self.messages.append({"message_id": f"{self.case_id}-M{number}", "author": author, "body": body,
                               "internal": internal, "at": now})
@@ -145,12 +151,12 @@ class Case:
         if status == self.status:
             return []
         before, self.status = self.status, status
-        if before == "waiting_on_customer" and self.paused_at:  # the pause moves every due time on
+        if before in PAUSED and status not in PAUSED and self.paused_at:  # the pause moves every due time on
             paused = moment(now) - moment(self.paused_at)
             self.first_response_due = stamp(moment(self.first_response_due) + paused)
             self.resolution_due = stamp(moment(self.resolution_due) + paused)
             self.paused_at = None
-        if status == "waiting_on_customer":
+        if status in PAUSED and not self.paused_at:
             self.paused_at = now
         self.resolved_at = now if status in ENDED else None
         return [DomainEvent("CaseStatusChanged", self._data(status=status, previous_status=before))]
@@ -163,41 +169,58 @@ class Case:
             setattr(self, key, value)
         return [DomainEvent("CaseAssigned", self._data(assignee=self.assignee, queue=self.queue))]
 
-    def escalate(self, reason: str, now: str, breach_level: int | None = None) -> list[DomainEvent]:
-        """An agent escalates (one level up), or the sweep does for a breach (to that level, once)."""
+    def escalate(self, reason: str, now: str) -> list[DomainEvent]:
+        """An agent escalates one level up."""
         if self.status in ENDED:
             raise OrderRuleViolation("case_ended", f"a {self.status} case is not escalated")
-        level = breach_level or self.escalation_level + 1
-        if level <= self.escalation_level:
-            return []
+        return self._escalate(self.escalation_level + 1, reason, now, breach=False)
+
+    def _escalate(self, level: int, reason: str, now: str, breach: bool) -> list[DomainEvent]:
         self.escalation_level, self.queue = level, ESCALATIONS
-        self.escalations.append({"level": level, "reason": reason, "at": now, "breach": bool(breach_level)})
+        self.escalations.append({"level": level, "reason": reason, "at": now, "breach": breach})
         return [DomainEvent("CaseEscalated", self._data(level=level, reason=reason, queue=ESCALATIONS,
-                                                        breach=bool(breach_level)))]
+                                                        breach=breach))]
 
     # ---- service levels ------------------------------------------------------------------------------
-    def breaches(self, now: str) -> list[tuple[int, str]]:
-        """The escalations due at `now` that have not happened: [(level, reason)]."""
+    def breaches(self, now: str) -> list[tuple[str, int, str]]:
+        """The targets missed at `now` and not escalated for yet: [(target, level, reason)]."""
         if self.status in ENDED or self.paused_at:
             return []
         due = []
-        if not self.first_responded_at and self.escalation_level < 1 and moment(now) > moment(self.first_response_due):
-            due.append((1, "first response overdue"))
-        if self.escalation_level < 2 and moment(now) > moment(self.resolution_due):
-            due.append((2, "resolution overdue"))
+        if (not self.first_responded_at and "first_response" not in self.breached_targets
+                and moment(now) >= moment(self.first_response_due)):
+            due.append(("first_response", 1, "first response overdue"))
+        if "resolution" not in self.breached_targets and moment(now) >= moment(self.resolution_due):
+            due.append(("resolution", 2, "resolution overdue"))
         return due
+
+    def escalate_breaches(self, now: str) -> list[DomainEvent]:
+        """The sweep: each missed target escalates once (level 1 for the first response, 2 for
+        the resolution; never lower than an agent already took it)."""
+        events: list[DomainEvent] = []
+        for target, level, reason in self.breaches(now):
+            self.breached_targets.append(target)
+            events += self._escalate(max(level, self.escalation_level), reason, now, breach=True)
+        return events
 
     def next_due(self) -> str | None:
         """When the sweep must look at this case next (None: never, until it changes)."""
         if self.status in ENDED or self.paused_at:
             return None
-        if not self.first_responded_at and self.escalation_level < 1:
+        if not self.first_responded_at and "first_response" not in self.breached_targets:
             return self.first_response_due
-        return self.resolution_due if self.escalation_level < 2 else None
+        return self.resolution_due if "resolution" not in self.breached_targets else None
+
+    def reschedule(self, resolution_due: str) -> list[DomainEvent]:
+        """A new resolution target (a dispute's evidence deadline moved), unless it was already missed."""
+        if self.status in ENDED or "resolution" in self.breached_targets or resolution_due == self.resolution_due:
+            return []
+        self.resolution_due = resolution_due
+        return [DomainEvent("CaseRescheduled", self._data(resolution_due=resolution_due))]
 
     @property
     def breached(self) -> bool:
-        return any(e["breach"] for e in self.escalations)
+        return bool(self.breached_targets)
 
     # ---- persistence shape -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

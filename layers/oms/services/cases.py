@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from aws_lambda_powertools import Logger
+
 from oms.domain.cases import PRIORITIES, Case, moment, stamp
 from oms.domain.events import DomainEvent
 from oms.domain.holds import OrderRuleViolation
@@ -14,6 +16,7 @@ from .context import Context
 from .orders import MAX_ATTEMPTS
 from .ports import CaseCommit, ConcurrentModification, DuplicateReference
 
+logger = Logger(service="oms")
 SWEEP_BATCH = 100
 DISPUTE_LEAD = timedelta(hours=48)  # a dispute's case is due this long before its evidence is
 DELIVERY_ALERTS = ("exception", "attempt_failed", "returned_to_sender")
@@ -81,20 +84,20 @@ def escalate(ctx: Context, case_id: str, reason: str) -> Case:
 # ---- service levels --------------------------------------------------------------------------------
 
 def sweep(ctx: Context) -> int:
-    """Escalate every case whose next target has passed, once per breach; reads the index of
-    open cases by due time, a batch at a time. Returns how many escalations were made."""
-    now, made = ctx.clock.now(), 0
-    while due := ctx.cases.cases_due(now, SWEEP_BATCH):
+    """Escalate every case whose next target has passed, once per breach, reading the index of
+    open cases by due time a page at a time. A case that cannot be changed is logged and
+    skipped, so it never holds up the cases due after it. Returns the escalations made."""
+    now, made, after = ctx.clock.now(), 0, None
+    while True:
+        due, after = ctx.cases.cases_due(now, SWEEP_BATCH, after)
         for case_id in due:
-            def breach(case: Case) -> list[DomainEvent]:
-                events: list[DomainEvent] = []
-                for level, reason in case.breaches(now):
-                    events += case.escalate(reason, now, breach_level=level)
-                return events
-            made += sum(1 for e in change_case(ctx, case_id, breach).escalations if e["at"] == now)
-        if len(due) < SWEEP_BATCH:
-            break
-    return made
+            try:
+                made += sum(1 for e in change_case(ctx, case_id, lambda case: case.escalate_breaches(now)).escalations
+                            if e["at"] == now and e["breach"])
+            except Exception:  # noqa: BLE001 (one stuck case must not stop the sweep)
+                logger.exception("a case could not be escalated", extra={"case_id": case_id})
+        if after is None:
+            return made
 
 
 def put_sla_policy(ctx: Context, priorities: dict) -> dict:
@@ -118,6 +121,9 @@ def react(ctx: Context, detail: dict) -> Case | None:
     data, order_id, event_type = detail["data"], detail["aggregate_id"], detail["event_type"]
     if event_type == "DisputeOpened":
         return _dispute_case(ctx, order_id, data)
+    if event_type == "DisputeUpdated" and data.get("evidence_due_by"):  # the deadline may have moved
+        case = _dispute_case(ctx, order_id, data)
+        return change_case(ctx, case.case_id, lambda c: c.reschedule(_dispute_due(ctx, data["evidence_due_by"])))
     if event_type == "DisputeClosed":  # also when it overtook its DisputeOpened: the case is a record
         def close(case: Case) -> list[DomainEvent]:
             if case.status == "closed":
@@ -133,9 +139,13 @@ def react(ctx: Context, detail: dict) -> Case | None:
     return None
 
 
+def _dispute_due(ctx: Context, evidence_due_by: str) -> str:
+    return stamp(max(moment(evidence_due_by) - DISPUTE_LEAD, moment(ctx.clock.now())))
+
+
 def _dispute_case(ctx: Context, order_id: str, data: dict) -> Case:
     due = data.get("evidence_due_by")
-    resolution_due = stamp(max(moment(due) - DISPUTE_LEAD, moment(ctx.clock.now()))) if due else None
+    resolution_due = _dispute_due(ctx, due) if due else None
     return open_case(ctx, order_id=order_id, case_type="dispute", channel="web", priority=None, source="system",
                      subject=f"Payment disputed: {data.get('reason') or 'no reason given'}",
                      message=f"The bank disputes the payment (dispute {data['dispute_id']}); evidence is due by "

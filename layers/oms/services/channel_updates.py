@@ -50,7 +50,8 @@ def tell_channel(ctx: Context, detail: dict) -> str:
         return _return_at_channel(ctx, order, notifier, data["return_id"])
     if event_type == "DeliveryGroupChanged":
         tell = getattr(notifier, "shipping_address_changed", None)  # Shopify's API takes it; SFCC's has no call
-        if tell is None or "shipping_address" not in data["changed"]:
+        # The channel keeps one shipping address per order: a split order's groups are ours alone.
+        if tell is None or "shipping_address" not in data["changed"] or len(order.delivery_groups) != 1:
             return "not_for_channel"
         group = next(g for g in order.delivery_groups if g.group_id == data["group_id"])
         tell(channel_order(order), group.shipping_address, idempotency_key=key)  # the address as it is now
