@@ -10,6 +10,7 @@ from chalice import Chalice, ConvertToMiddleware, Rate
 from functions.api.cases_api import cases_api
 from functions.api.customer_account import customer_account
 from functions.api.customers import customers
+from functions.api.inventory_api import inventory_api
 from functions.api.ops import ops
 from functions.api.payment_ops import payment_ops
 from functions.api.returns_api import returns_api
@@ -25,6 +26,7 @@ app.register_blueprint(ops)
 app.register_blueprint(payment_ops)
 app.register_blueprint(returns_api)
 app.register_blueprint(cases_api)
+app.register_blueprint(inventory_api)
 
 # Queue and stream identities are replaced in the packaged template by template.yaml
 # (Chalice cannot reference resources it does not create); these names are the local defaults.

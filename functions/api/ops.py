@@ -49,57 +49,6 @@ def _ctx():
     return context()
 
 
-@ops.route("/locations/{location_id}", methods=["PUT"],
-           content_types=ANY_BODY, authorizer=ops_token_authorizer)
-@api_errors
-def put_location(location_id: str):
-    from oms.domain.inventory import Location
-    from oms.services.inventory import put_location as save
-
-    from .ops_inputs import LocationIn
-
-    _, body = _body(LocationIn)
-    save(_ctx(), Location(location_id, body.name, body.type, body.priority, body.address))
-    return json_response(200, {"location_id": location_id, **body.model_dump()})
-
-
-def _stock_view(sku: str, levels) -> dict:
-    return {"sku": sku,
-            "locations": [{"location_id": s.location_id, "on_hand": s.on_hand, "reserved": s.reserved,
-                           "safety_stock": s.safety_stock, "available": s.available} for s in levels],
-            "totals": {"on_hand": sum(s.on_hand for s in levels), "reserved": sum(s.reserved for s in levels),
-                       "available": sum(s.available for s in levels)}}
-
-
-@ops.route("/inventory/{sku}/locations/{location_id}", methods=["PUT"],
-           content_types=ANY_BODY, authorizer=ops_token_authorizer)
-@api_errors
-def put_stock(sku: str, location_id: str):
-    from oms.services.inventory import UnknownLocation, set_stock, stock_of
-
-    from .ops_inputs import StockIn
-
-    _, body = _body(StockIn)
-    ctx = _ctx()
-    try:
-        set_stock(ctx, sku, location_id, body.on_hand, body.safety_stock)
-    except UnknownLocation:
-        raise ApiError(422, "unknown_location",
-                       f"no location {location_id}; PUT /locations/{location_id} first") from None
-    return json_response(200, _stock_view(sku, stock_of(ctx, sku)))
-
-
-@ops.route("/inventory/{sku}", methods=["GET"], authorizer=ops_token_authorizer)
-@api_errors
-def get_stock(sku: str):
-    from oms.services.inventory import stock_of
-
-    levels = stock_of(_ctx(), sku)
-    if levels is None:
-        return error_response(404, "not_found", f"no SKU {sku}")
-    return json_response(200, _stock_view(sku, levels))
-
-
 @ops.route("/orders", methods=["POST"],
            content_types=ANY_BODY, authorizer=ops_token_authorizer)
 @api_errors

@@ -194,3 +194,33 @@ class DeliveryGroupChangeIn(_Input):
         if self.shipping_address is None and self.shipping_method is None:
             raise ValueError("give a shipping_address, a shipping_method or both")
         return self
+
+
+# ---- stock coming in ------------------------------------------------------------------------------
+Sku = Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+LocationId = Annotated[str, Field(strict=True, min_length=1, max_length=64)]
+Units = Annotated[StrictInt, Field(gt=0, le=10_000_000)]
+
+
+class SkuQuantity(_Input):
+    sku: Sku
+    quantity: Units
+
+
+class PurchaseOrderIn(_Input):
+    supplier: Short
+    location_id: LocationId
+    expected_at: Annotated[str, Field(strict=True, pattern=r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?$")]
+    lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=500)]
+
+
+class ReceiptIn(_Input):
+    receipt_id: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+    lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=500)]
+
+
+class TransferIn(_Input):
+    sku: Sku
+    from_location_id: LocationId
+    to_location_id: LocationId
+    quantity: Units

@@ -186,7 +186,7 @@ GOOD = [
             "location": None, "carrier_status": None}]}),
     _detail("InventoryAdjusted", {
         "sku": "TEE-BLK-M", "location_id": "WH1", "on_hand": 40, "safety_stock": 2, "previous_on_hand": 12,
-        "previous_safety_stock": 2, "reserved": 5, "available": 33, "reason": "count"},
+        "previous_safety_stock": 2, "reserved": 5, "available": 33, "reason": "count", "inbound": 0, "reference": None},
         event_id="TEE-BLK-M@WH1:4", aggregate_id="TEE-BLK-M@WH1", sequence=4),
     _detail("OrderValidated", {}),
 ]

@@ -12,10 +12,7 @@
   PAY#<processor id> / REF         an authorisation or charge id (pi_..., ch_...) -> order, for processor webhooks
   GUARD#<key> / REF                written once with the change it guards (a processor event id applied)
   PAYEVENT#<event id> / UNMATCHED  a processor event for a payment the OMS does not know
-  SKU#<sku> / SKU                  the SKU exists
-  SKU#<sku> / LOC#<location>       stock level: on_hand, reserved, safety_stock, available
-  SKU#<sku> / H#<location>#<ver>   inventory history (InventoryAdjusted), published like order history
-  LOCATIONS / <location_id>        fulfilment locations, one partition so a Query lists them
+  SKU#<sku> ..., LOCATIONS ...     stock and locations: see dynamodb_inventory.py
   BACKORDERS / <received_at>#<id>  orders waiting for stock, first come first served
   RETURN#<id> ...                  returns: see dynamodb_returns.py
   CASE#<id> ...                    cases: see dynamodb_cases.py
@@ -31,8 +28,6 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
-from oms.domain.events import DomainEvent
-from oms.domain.inventory import Location, StockLevel
 from oms.domain.order import Order
 from oms.domain.references import channel_number_key
 from oms.services.ports import (
@@ -46,11 +41,11 @@ from oms.services.ports import (
 )
 
 from .dynamodb_cases import CasesTable
+from .dynamodb_inventory import InventoryTable
 from .dynamodb_models import (
     REGION,
     BackorderItem,
     HistoryItem,
-    LocationItem,
     OrderItem,
     RefItem,
     StockItem,
@@ -77,7 +72,7 @@ def _order_key(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
 
-class DynamoStore(ReturnsTable, CasesTable, NotificationsTable):
+class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
     """Implements OrderStore, InventoryStore, ReturnStore, CaseStore and NotificationLog on one table."""
 
     def __init__(self, clock):
@@ -275,64 +270,6 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable):
 
     def backordered_orders(self) -> list[tuple[str, list[str]]]:
         return [(item.order_id, item.skus) for item in BackorderItem.query("BACKORDERS", consistent_read=True)]
-
-    # ---- inventory -------------------------------------------------------------------------
-    def known_skus(self, skus: set[str]) -> set[str]:
-        if not skus:
-            return set()
-        keys = [(f"SKU#{sku}", "SKU") for sku in skus]
-        return {item.pk.removeprefix("SKU#") for item in StockItem.batch_get(keys, attributes_to_get=["pk", "sk"])}
-
-    def stock_levels(self, skus: set[str]) -> list[StockLevel]:
-        levels = []
-        for sku in sorted(skus):
-            for item in StockItem.query(f"SKU#{sku}", StockItem.sk.startswith("LOC#"), consistent_read=True):
-                levels.append(StockLevel(sku, item.sk.removeprefix("LOC#"), int(item.on_hand), int(item.reserved),
-                                         int(item.safety_stock)))
-        return levels
-
-    def set_stock(self, sku: str, location_id: str, on_hand: int, safety_stock: int, now: str) -> StockLevel:
-        """Absolute count: read, then write conditional on reservations not having moved."""
-        for _ in range(20):
-            try:
-                current = StockItem.get(f"SKU#{sku}", f"LOC#{location_id}", consistent_read=True)
-            except DoesNotExist:
-                current = None
-            reserved = int(current.reserved) if current else 0
-            version = int(current.version) if current else 0
-            item = StockItem(f"SKU#{sku}", f"LOC#{location_id}", on_hand=on_hand, reserved=reserved,
-                             safety_stock=safety_stock, available=on_hand - reserved - safety_stock,
-                             version=version + 1)
-            # Reservations and shipments move `reserved` atomically without a read; the write
-            # is conditional on it being what we read, so none of them is overwritten.
-            condition = ((StockItem.version == version) & (StockItem.reserved == reserved) if current
-                         else StockItem.pk.does_not_exist())
-            previous = {"on_hand": int(current.on_hand), "safety_stock": int(current.safety_stock)} if current else \
-                {"on_hand": 0, "safety_stock": 0}
-            event = DomainEvent("InventoryAdjusted", {
-                "sku": sku, "location_id": location_id, "on_hand": on_hand, "safety_stock": safety_stock,
-                "previous_on_hand": previous["on_hand"], "previous_safety_stock": previous["safety_stock"],
-                "reserved": reserved, "available": max(0, on_hand - reserved - safety_stock), "reason": "count"})
-            record = history_record(f"{sku}@{location_id}", version + 1, now, event)
-            try:
-                with TransactWrite(connection=self._connection) as tx:
-                    tx.save(item, condition=condition)
-                    tx.save(StockItem(f"SKU#{sku}", "SKU"))
-                    tx.save(HistoryItem(f"SKU#{sku}", f"H#{location_id}#{version + 1:08d}", **record))
-            except TransactWriteError as error:
-                if any(r and r.code in ("ConditionalCheckFailed", "TransactionConflict")
-                       for r in error.cancellation_reasons or []):
-                    continue
-                raise
-            return StockLevel(sku, location_id, on_hand, reserved, safety_stock)
-        raise ConcurrentModification(f"stock {sku}@{location_id}")
-
-    def locations(self) -> list[Location]:
-        return [Location(i.sk, i.name, i.type, int(i.priority), i.address) for i in LocationItem.query("LOCATIONS")]
-
-    def put_location(self, location: Location, now: str) -> None:
-        LocationItem("LOCATIONS", location.location_id, name=location.name, type=location.type,
-                     priority=location.priority, address=location.address).save()
 
 
 def _customer_key(email: str) -> str:

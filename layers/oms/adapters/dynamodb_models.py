@@ -54,6 +54,7 @@ class StockItem(_Item):
     reserved = NumberAttribute(default=0)
     safety_stock = NumberAttribute(default=0)
     available = NumberAttribute(default=0)  # on_hand - reserved - safety_stock, kept so a condition can test it
+    inbound = NumberAttribute(default=0)  # on its way here (open purchase orders, transfers)
     version = NumberAttribute(default=0)
 
 

@@ -16,11 +16,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
-from oms.domain.events import DomainEvent
+from oms.domain.inventory import StockChange
 from oms.domain.returns import Return
 from oms.services.ports import ConcurrentModification, DuplicateReference, ReturnCommit
 
-from .dynamodb_models import HistoryItem, RefItem, StockItem, _Item, failed_conditions, history_record
+from .dynamodb_models import HistoryItem, RefItem, _Item, failed_conditions, history_record
 
 
 class _ByTime(GlobalSecondaryIndex):
@@ -83,29 +83,14 @@ def write_return(tx, change: ReturnCommit, now: str, tags: list[str]) -> None:
         tags.append("tracking")
 
 
-def restock(tx, moves, now: str, tags: list[str]) -> None:
-    """Sellable units back on hand at a location: each stock item conditional on the version read,
+def restock(tx, moves, now: str, tags: list[str], reference: str) -> None:
+    """Sellable units back on hand at a location: each stock item conditional on what was read,
     with its InventoryAdjusted (reason return_restock), so waiting backorders are served."""
+    from .dynamodb_inventory import read_level, write_stock
+
     for move in moves:
-        try:
-            current = StockItem.get(f"SKU#{move.sku}", f"LOC#{move.location_id}", consistent_read=True)
-            on_hand, reserved, safety, version = (int(current.on_hand), int(current.reserved),
-                                                  int(current.safety_stock), int(current.version))
-        except DoesNotExist:
-            current, on_hand, reserved, safety, version = None, 0, 0, 0, 0
-        item = StockItem(f"SKU#{move.sku}", f"LOC#{move.location_id}", on_hand=on_hand + move.release,
-                         reserved=reserved, safety_stock=safety, available=on_hand + move.release - reserved - safety,
-                         version=version + 1)
-        tx.save(item, condition=(StockItem.version == version) if current else StockItem.pk.does_not_exist())
-        tags.append("stock")
-        event = DomainEvent("InventoryAdjusted", {
-            "sku": move.sku, "location_id": move.location_id, "on_hand": on_hand + move.release,
-            "safety_stock": safety, "previous_on_hand": on_hand, "previous_safety_stock": safety,
-            "reserved": reserved, "available": max(0, on_hand + move.release - reserved - safety),
-            "reason": "return_restock"})
-        tx.save(HistoryItem(f"SKU#{move.sku}", f"H#{move.location_id}#{version + 1:08d}",
-                            **history_record(f"{move.sku}@{move.location_id}", version + 1, now, event)))
-        tags.append("stock")
+        before = read_level(move.sku, move.location_id)
+        write_stock(tx, StockChange.by(before, "return_restock", reference, on_hand=move.release), now, tags)
 
 
 class ReturnsTable:
@@ -118,7 +103,7 @@ class ReturnsTable:
         try:
             with TransactWrite(connection=self._connection) as tx:
                 write_return(tx, change, now, tags)
-                restock(tx, change.restock, now, tags)
+                restock(tx, change.restock, now, tags, change.ret.return_id)
         except TransactWriteError as error:
             failed = failed_conditions(error, tags)
             if failed & {"duplicate", "tracking"}:

@@ -13,10 +13,30 @@ class StockLevel:
     on_hand: int
     reserved: int
     safety_stock: int
+    inbound: int = 0  # on its way here: open purchase orders and transfers
+    version: int = 0  # of the stock item, for a write conditional on what was read
 
     @property
     def available(self) -> int:
         return max(0, self.on_hand - self.reserved - self.safety_stock)
+
+
+@dataclass(frozen=True)
+class StockChange:
+    """A stock item's new counts, decided from what was read (`before`), and why: written only
+    if nothing changed it meanwhile (its version and its reservations), with InventoryAdjusted."""
+    before: StockLevel
+    on_hand: int
+    inbound: int
+    safety_stock: int
+    reason: str  # see the InventoryAdjusted schema: count, return_restock, reconciliation, purchase_order, ...
+    reference: str | None = None  # the snapshot, purchase order, transfer or return behind it
+
+    @classmethod
+    def by(cls, before: StockLevel, reason: str, reference: str | None = None, *, on_hand: int = 0,
+           inbound: int = 0) -> StockChange:
+        """Move the counts by these amounts."""
+        return cls(before, before.on_hand + on_hand, before.inbound + inbound, before.safety_stock, reason, reference)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from typing import Protocol
 
 from oms.domain.cases import Case
 from oms.domain.events import DomainEvent
-from oms.domain.inventory import Location, StockLevel
+from oms.domain.inventory import Location, StockChange, StockLevel
 from oms.domain.order import Order
 from oms.domain.returns import Return
 
@@ -132,10 +132,33 @@ class Mailer(Protocol):
     def send(self, to: str, subject: str, html: str, text: str) -> str: ...  # the provider's message id
 
 
+@dataclass
+class Document:
+    """An inventory document to write with its stock: kind (PO, TRANSFER, SNAPSHOT), id, the
+    JSON, its events, and the version read (None: new)."""
+    kind: str
+    doc_id: str
+    doc: dict
+    events: list[DomainEvent] = field(default_factory=list)
+    version: int | None = None
+
+
+@dataclass
+class StockCommit:
+    """Stock changes with the documents that cause them, in one transaction."""
+    changes: list[StockChange] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    guards: list[str] = field(default_factory=list)  # GUARD#<key>, written once: a second commit is a duplicate
+
+
 class InventoryStore(Protocol):
     def known_skus(self, skus: set[str]) -> set[str]: ...
     def stock_levels(self, skus: set[str]) -> list[StockLevel]: ...
+    def stock_level(self, sku: str, location_id: str) -> StockLevel: ...
     def set_stock(self, sku: str, location_id: str, on_hand: int, safety_stock: int, now: str) -> StockLevel: ...
+    def commit_stock(self, change: StockCommit) -> None: ...
+    def load_document(self, kind: str, doc_id: str) -> tuple[dict, int] | None: ...
+    def stock_history(self, sku: str, cursor: str | None, limit: int) -> tuple[list[dict], str | None]: ...
     def locations(self) -> list[Location]: ...
     def put_location(self, location: Location, now: str) -> None: ...
 

@@ -1,0 +1,173 @@
+"""Stock over HTTP (ops token): locations, counts, what a SKU has where and what moved it."""
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from .http import ANY_BODY, ApiError, api_errors, json_object, json_response, parsed, raw_body
+from .ops import ops_token_authorizer
+
+inventory_api = Blueprint(__name__)
+PAGE = 50
+
+
+def _ctx():
+    from oms.bootstrap import context
+
+    return context()
+
+
+def _body(model):
+    return parsed(json_object(raw_body(inventory_api.current_request)), model)
+
+
+def _params() -> dict:
+    return inventory_api.current_request.query_params or {}
+
+
+@inventory_api.route("/locations/{location_id}", methods=["PUT"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def put_location(location_id: str):
+    from oms.domain.inventory import Location
+    from oms.services.inventory import put_location as save
+
+    from .ops_inputs import LocationIn
+
+    body = _body(LocationIn)
+    save(_ctx(), Location(location_id, body.name, body.type, body.priority, body.address))
+    return json_response(200, {"location_id": location_id, **body.model_dump()})
+
+
+def stock_view(sku: str, levels) -> dict:
+    return {"sku": sku,
+            "locations": [{"location_id": s.location_id, "on_hand": s.on_hand, "reserved": s.reserved,
+                           "safety_stock": s.safety_stock, "available": s.available, "inbound": s.inbound}
+                          for s in levels],
+            "totals": {"on_hand": sum(s.on_hand for s in levels), "reserved": sum(s.reserved for s in levels),
+                       "available": sum(s.available for s in levels), "inbound": sum(s.inbound for s in levels)}}
+
+
+@inventory_api.route("/inventory/{sku}/locations/{location_id}", methods=["PUT"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def put_stock(sku: str, location_id: str):
+    from oms.services.inventory import UnknownLocation, set_stock, stock_of
+
+    from .ops_inputs import StockIn
+
+    body = _body(StockIn)
+    ctx = _ctx()
+    try:
+        set_stock(ctx, sku, location_id, body.on_hand, body.safety_stock)
+    except UnknownLocation:
+        raise ApiError(422, "unknown_location",
+                       f"no location {location_id}; PUT /locations/{location_id} first") from None
+    return json_response(200, stock_view(sku, stock_of(ctx, sku)))
+
+
+@inventory_api.route("/inventory/{sku}", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def get_stock(sku: str):
+    from oms.services.inventory import stock_of
+
+    levels = stock_of(_ctx(), sku)
+    if levels is None:
+        raise ApiError(404, "not_found", f"no SKU {sku}")
+    return json_response(200, stock_view(sku, levels))
+
+
+@inventory_api.route("/inventory/{sku}/history", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def stock_history(sku: str):
+    """Every adjustment of the SKU with its reason, by location then time, 50 a page."""
+    ctx = _ctx()
+    if not ctx.inventory.known_skus({sku}):
+        raise ApiError(404, "not_found", f"no SKU {sku}")
+    try:
+        records, following = ctx.inventory.stock_history(sku, _params().get("cursor") or None, PAGE)
+    except ValueError:
+        raise ApiError(422, "invalid_cursor", "the cursor is not one this API gave") from None
+    return json_response(200, {"sku": sku, "adjustments": records, "next_cursor": following})
+
+
+# ---- purchase orders and transfers -----------------------------------------------------------------------
+
+def _stock_in(action):
+    """Run a purchase-order or transfer action; its refusals become 4xx."""
+    from oms.domain.holds import OrderRuleViolation
+    from oms.services.inventory import UnknownLocation
+    from oms.services.purchasing import UnknownDocument
+
+    try:
+        return action()
+    except UnknownDocument as error:
+        raise ApiError(404, "not_found", f"no such document {error}") from None
+    except UnknownLocation as error:
+        raise ApiError(422, "unknown_location", f"no location {error}") from None
+    except OrderRuleViolation as error:
+        raise ApiError(422 if error.code == "same_location" else 409, error.code, str(error)) from None
+
+
+@inventory_api.route("/purchase-orders", methods=["POST"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@api_errors
+def open_purchase_order():
+    from oms.services.purchasing import open_purchase_order as open_
+
+    from .ops_inputs import PurchaseOrderIn
+
+    body = _body(PurchaseOrderIn)
+    po = _stock_in(lambda: open_(_ctx(), body.supplier, body.location_id, body.expected_at,
+                                 [line.model_dump() for line in body.lines]))
+    return json_response(201, po.to_dict())
+
+
+@inventory_api.route("/purchase-orders/{purchase_order_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def get_purchase_order(purchase_order_id: str):
+    from oms.services.purchasing import load_purchase_order
+
+    return json_response(200, _stock_in(lambda: load_purchase_order(_ctx(), purchase_order_id)).to_dict())
+
+
+@inventory_api.route("/purchase-orders/{purchase_order_id}/receipts", methods=["POST"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def receive_purchase_order(purchase_order_id: str):
+    from oms.services.purchasing import receive_purchase_order as receive
+
+    from .ops_inputs import ReceiptIn
+
+    body = _body(ReceiptIn)
+    po = _stock_in(lambda: receive(_ctx(), purchase_order_id, body.receipt_id,
+                                   [line.model_dump() for line in body.lines]))
+    return json_response(200, po.to_dict())
+
+
+@inventory_api.route("/inventory/transfers", methods=["POST"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def send_transfer():
+    from oms.services.purchasing import send_transfer as send
+
+    from .ops_inputs import TransferIn
+
+    body = _body(TransferIn)
+    transfer = _stock_in(lambda: send(_ctx(), body.sku, body.from_location_id, body.to_location_id, body.quantity))
+    return json_response(201, transfer.to_dict())
+
+
+@inventory_api.route("/inventory/transfers/{transfer_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def get_transfer(transfer_id: str):
+    from oms.services.purchasing import load_transfer
+
+    return json_response(200, _stock_in(lambda: load_transfer(_ctx(), transfer_id)).to_dict())
+
+
+@inventory_api.route("/inventory/transfers/{transfer_id}/receive", methods=["POST"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def receive_transfer(transfer_id: str):
+    from oms.services.purchasing import receive_transfer as receive
+
+    return json_response(200, _stock_in(lambda: receive(_ctx(), transfer_id)).to_dict())

@@ -1,0 +1,156 @@
+"""Stock in the table (beside the orders):
+
+  SKU#<sku> / SKU                  the SKU exists
+  SKU#<sku> / LOC#<location>       stock level: on_hand, reserved, safety_stock, available, inbound, version
+  SKU#<sku> / H#<location>#<ver>   its history: InventoryAdjusted with the reason, published like an order's
+  LOCATIONS / <location_id>        fulfilment locations, one partition so a Query lists them
+  <KIND>#<id> / <KIND>             an inventory document (a purchase order, a transfer, a snapshot):
+                                   JSON doc and version, written with the stock it moves
+
+Reservations and shipments move `reserved` (and `available`) with update expressions that do not
+read first; every other change reads the item and writes it conditional on its version and on
+`reserved` being what was read, so neither kind ever overwrites the other.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import JSONAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from oms.domain.events import DomainEvent
+from oms.domain.inventory import Location, StockChange, StockLevel
+from oms.services.ports import ConcurrentModification, Document, DuplicateReference, StockCommit
+
+from .dynamodb_models import HistoryItem, LocationItem, RefItem, StockItem, _Item, failed_conditions, history_record
+
+
+class DocItem(_Item):
+    doc = JSONAttribute()
+    version = VersionAttribute()
+    status = UnicodeAttribute(null=True)
+
+
+def _level(sku: str, item: StockItem) -> StockLevel:
+    return StockLevel(sku, item.sk.removeprefix("LOC#"), int(item.on_hand), int(item.reserved),
+                      int(item.safety_stock), int(item.inbound or 0), int(item.version))
+
+
+def read_level(sku: str, location_id: str) -> StockLevel:
+    """The item as it is now (zeros, version 0, when it was never stocked)."""
+    try:
+        return _level(sku, StockItem.get(f"SKU#{sku}", f"LOC#{location_id}", consistent_read=True))
+    except DoesNotExist:
+        return StockLevel(sku, location_id, 0, 0, 0)
+
+
+def write_stock(tx, change: StockChange, now: str, tags: list[str]) -> None:
+    """The item with its new counts, conditional on what was read, and its InventoryAdjusted."""
+    before, sku, location = change.before, change.before.sku, change.before.location_id
+    version = before.version + 1
+    tx.save(StockItem(f"SKU#{sku}", f"LOC#{location}", on_hand=change.on_hand, reserved=before.reserved,
+                      safety_stock=change.safety_stock, inbound=change.inbound,
+                      available=change.on_hand - before.reserved - change.safety_stock, version=version),
+            condition=((StockItem.version == before.version) & (StockItem.reserved == before.reserved))
+            if before.version else StockItem.pk.does_not_exist())
+    tags.append("stock")
+    event = DomainEvent("InventoryAdjusted", {
+        "sku": sku, "location_id": location, "on_hand": change.on_hand, "safety_stock": change.safety_stock,
+        "previous_on_hand": before.on_hand, "previous_safety_stock": before.safety_stock,
+        "reserved": before.reserved, "available": max(0, change.on_hand - before.reserved - change.safety_stock),
+        "inbound": change.inbound, "reason": change.reason, "reference": change.reference})
+    tx.save(HistoryItem(f"SKU#{sku}", f"H#{location}#{version:08d}",
+                        **history_record(f"{sku}@{location}", version, now, event)))
+    tags.append("stock")
+    if not before.version:
+        tx.save(StockItem(f"SKU#{sku}", "SKU"))  # a SKU stocked for the first time now exists
+        tags.append("stock")
+
+
+class InventoryTable:
+    """The InventoryStore half of DynamoStore."""
+
+    def known_skus(self, skus: set[str]) -> set[str]:
+        if not skus:
+            return set()
+        keys = [(f"SKU#{sku}", "SKU") for sku in skus]
+        return {item.pk.removeprefix("SKU#") for item in StockItem.batch_get(keys, attributes_to_get=["pk", "sk"])}
+
+    def stock_levels(self, skus: set[str]) -> list[StockLevel]:
+        return [_level(sku, item) for sku in sorted(skus)
+                for item in StockItem.query(f"SKU#{sku}", StockItem.sk.startswith("LOC#"), consistent_read=True)]
+
+    def stock_level(self, sku: str, location_id: str) -> StockLevel:
+        return read_level(sku, location_id)
+
+    def set_stock(self, sku: str, location_id: str, on_hand: int, safety_stock: int, now: str) -> StockLevel:
+        """Absolute count: read, then write conditional on reservations not having moved."""
+        for _ in range(20):
+            before = self.stock_level(sku, location_id)
+            try:
+                self.commit_stock(StockCommit([StockChange(before, on_hand, before.inbound, safety_stock, "count")]))
+            except ConcurrentModification:
+                continue
+            return StockLevel(sku, location_id, on_hand, before.reserved, safety_stock, before.inbound)
+        raise ConcurrentModification(f"stock {sku}@{location_id}")
+
+    def commit_stock(self, change: StockCommit) -> None:
+        """Stock changes, the documents that cause them and their guards, in one transaction."""
+        tags: list[str] = []
+        now = self._clock.now()
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                for stock in change.changes:
+                    write_stock(tx, stock, now, tags)
+                for document in change.documents:
+                    self._write_document(tx, document, now, tags)
+                for guard in change.guards:
+                    tx.save(RefItem(f"GUARD#{guard}", "REF", order_id=""), condition=RefItem.pk.does_not_exist())
+                    tags.append("duplicate")
+        except TransactWriteError as error:
+            if "duplicate" in failed_conditions(error, tags):
+                raise DuplicateReference(change.guards[0] if change.guards else "document") from error
+            raise ConcurrentModification("stock") from error
+
+    @staticmethod
+    def _write_document(tx, document: Document, now: str, tags: list[str]) -> None:
+        key = f"{document.kind}#{document.doc_id}"
+        history = int(document.doc.get("history_length", 0))
+        item = DocItem(key, document.kind, doc={**document.doc, "history_length": history + len(document.events)},
+                       status=document.doc.get("status"))
+        if document.version is None:
+            tx.save(item, condition=DocItem.pk.does_not_exist())
+            tags.append("duplicate")
+        else:
+            item.version = document.version
+            tx.save(item)
+            tags.append("document")
+        for n, event in enumerate(document.events, start=history + 1):
+            tx.save(HistoryItem(key, f"H#{n:08d}", **history_record(document.doc_id, n, now, event)),
+                    condition=HistoryItem.pk.does_not_exist())
+            tags.append("document")
+
+    def load_document(self, kind: str, doc_id: str) -> tuple[dict, int] | None:
+        """(the JSON, its version), or None."""
+        try:
+            item = DocItem.get(f"{kind}#{doc_id}", kind, consistent_read=True)
+        except DoesNotExist:
+            return None
+        return item.doc, int(item.version)
+
+    def stock_history(self, sku: str, cursor: str | None, limit: int) -> tuple[list[dict], str | None]:
+        """The SKU's InventoryAdjusted records, by location then time; the cursor is the last key read."""
+        if cursor and (not cursor.startswith("H#") or len(cursor) > 300):
+            raise ValueError("not a cursor of this list")
+        start = {"pk": {"S": f"SKU#{sku}"}, "sk": {"S": cursor}} if cursor else None
+        page = HistoryItem.query(f"SKU#{sku}", HistoryItem.sk.startswith("H#"), limit=limit,
+                                 last_evaluated_key=start, consistent_read=True)
+        records = [{"occurred_at": i.occurred_at, "event_type": i.event_type, **i.data} for i in page]
+        last = page.last_evaluated_key
+        return records, last["sk"]["S"] if last else None
+
+    def locations(self) -> list[Location]:
+        return [Location(i.sk, i.name, i.type, int(i.priority), i.address) for i in LocationItem.query("LOCATIONS")]
+
+    def put_location(self, location: Location, now: str) -> None:
+        LocationItem("LOCATIONS", location.location_id, name=location.name, type=location.type,
+                     priority=location.priority, address=location.address).save()

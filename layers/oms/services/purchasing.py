@@ -1,0 +1,132 @@
+"""Purchase orders and transfers: each is written in one transaction with the stock it moves, read
+again and retried when a reservation or another change got there first. Units that land serve
+waiting backorders first (their InventoryAdjusted reaches the allocation queue)."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from oms.domain.inventory import StockChange
+from oms.domain.purchasing import PurchaseOrder, Transfer
+
+from .context import Context
+from .orders import MAX_ATTEMPTS
+from .ports import ConcurrentModification, Document, DuplicateReference, StockCommit
+
+PO, TRANSFER = "PO", "TRANSFER"
+
+
+class UnknownDocument(LookupError):
+    """No purchase order or transfer has that id."""
+
+
+def _retrying(ctx: Context, attempt_once: Callable[[], object]):
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return attempt_once()
+        except ConcurrentModification:
+            ctx.backoff(attempt)
+    raise ConcurrentModification("stock")
+
+
+def _known_location(ctx: Context, location_id: str) -> None:
+    from .inventory import UnknownLocation
+
+    if location_id not in {loc.location_id for loc in ctx.inventory.locations()}:
+        raise UnknownLocation(location_id)
+
+
+# ---- purchase orders ---------------------------------------------------------------------------------
+
+def open_purchase_order(ctx: Context, supplier: str, location_id: str, expected_at: str,
+                        lines: list[dict]) -> PurchaseOrder:
+    """Open, with its units counted inbound at the location."""
+    _known_location(ctx, location_id)
+    po, events = PurchaseOrder.open("po" + ctx.new_order_id()[1:], supplier, location_id, expected_at,
+                                    ctx.clock.now(), lines)
+
+    def once() -> PurchaseOrder:
+        changes = [StockChange.by(ctx.inventory.stock_level(sku, location_id), "purchase_order",
+                                  po.purchase_order_id, inbound=quantity) for sku, quantity in po.inbound().items()]
+        ctx.inventory.commit_stock(StockCommit(changes, [Document(PO, po.purchase_order_id, po.to_dict(), events)]))
+        return po
+    return _retrying(ctx, once)
+
+
+def load_purchase_order(ctx: Context, purchase_order_id: str) -> PurchaseOrder:
+    found = ctx.inventory.load_document(PO, purchase_order_id)
+    if found is None:
+        raise UnknownDocument(purchase_order_id)
+    return PurchaseOrder.from_dict(found[0])
+
+
+def receive_purchase_order(ctx: Context, purchase_order_id: str, receipt_id: str, lines: list[dict]) -> PurchaseOrder:
+    """Units arrive: on hand at the location, no longer inbound; the same receipt id twice adds once."""
+    def once() -> PurchaseOrder:
+        found = ctx.inventory.load_document(PO, purchase_order_id)
+        if found is None:
+            raise UnknownDocument(purchase_order_id)
+        po, version = PurchaseOrder.from_dict(found[0]), found[1]
+        moves, events = po.receive(receipt_id, lines)
+        if not events:
+            return po  # this receipt was applied already
+        changes = []
+        for sku, (on_hand, landed) in moves.items():
+            before = ctx.inventory.stock_level(sku, po.location_id)
+            changes.append(StockChange(before, before.on_hand + on_hand, max(0, before.inbound - landed),
+                                       before.safety_stock, "purchase_receipt", purchase_order_id))
+        try:
+            ctx.inventory.commit_stock(StockCommit(changes, [Document(PO, purchase_order_id, po.to_dict(), events,
+                                                                      version)],
+                                                   guards=[f"po-receipt:{purchase_order_id}:{receipt_id}"]))
+        except DuplicateReference:
+            return load_purchase_order(ctx, purchase_order_id)  # the same receipt, applied by another delivery
+        return po
+    return _retrying(ctx, once)
+
+
+# ---- transfers -----------------------------------------------------------------------------------------
+
+def send_transfer(ctx: Context, sku: str, from_location_id: str, to_location_id: str, quantity: int) -> Transfer:
+    """Available units leave the source now and are inbound at the destination."""
+    for location_id in (from_location_id, to_location_id):
+        _known_location(ctx, location_id)
+    transfer_id = "tr" + ctx.new_order_id()[1:]
+
+    def once() -> Transfer:
+        source = ctx.inventory.stock_level(sku, from_location_id)
+        transfer, events = Transfer.send(transfer_id, sku, from_location_id, to_location_id, quantity,
+                                         source.available, ctx.clock.now())
+        destination = ctx.inventory.stock_level(sku, to_location_id)
+        ctx.inventory.commit_stock(StockCommit(
+            [StockChange.by(source, "transfer_out", transfer_id, on_hand=-quantity),
+             StockChange.by(destination, "transfer_in_transit", transfer_id, inbound=quantity)],
+            [Document(TRANSFER, transfer_id, transfer.to_dict(), events)]))
+        return transfer
+    return _retrying(ctx, once)
+
+
+def load_transfer(ctx: Context, transfer_id: str) -> Transfer:
+    found = ctx.inventory.load_document(TRANSFER, transfer_id)
+    if found is None:
+        raise UnknownDocument(transfer_id)
+    return Transfer.from_dict(found[0])
+
+
+def receive_transfer(ctx: Context, transfer_id: str) -> Transfer:
+    """The units land at the destination: on hand, no longer inbound (once)."""
+    def once() -> Transfer:
+        found = ctx.inventory.load_document(TRANSFER, transfer_id)
+        if found is None:
+            raise UnknownDocument(transfer_id)
+        transfer, version = Transfer.from_dict(found[0]), found[1]
+        events = transfer.receive(ctx.clock.now())
+        if not events:
+            return transfer
+        destination = ctx.inventory.stock_level(transfer.sku, transfer.to_location_id)
+        ctx.inventory.commit_stock(StockCommit(
+            [StockChange(destination, destination.on_hand + transfer.quantity,
+                         max(0, destination.inbound - transfer.quantity), destination.safety_stock, "transfer_in",
+                         transfer_id)],
+            [Document(TRANSFER, transfer_id, transfer.to_dict(), events, version)]))
+        return transfer
+    return _retrying(ctx, once)
