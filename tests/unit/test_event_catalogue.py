@@ -367,7 +367,17 @@ def _domain_runs() -> list[tuple[str, list]]:
     events += order.change_delivery_group(order.delivery_groups[0].group_id, shipping_address=None,
                                           shipping_method="express")
     runs.append(("a delivery group changed", events))
+    runs.append(("stock coming in", _stock_coming_in()))
     return runs
+
+
+def _stock_coming_in() -> list:
+    from oms.domain.purchasing import PurchaseOrder, Transfer
+
+    po, events = PurchaseOrder.open("po1", "Acme", "WH1", "2024-11-20", NOW, [{"sku": "TEE-BLK-M", "quantity": 5}])
+    events += po.receive("GRN-1", [{"sku": "TEE-BLK-M", "quantity": 5}])[1]
+    transfer, sent = Transfer.send("tr1", "TEE-BLK-M", "WH1", "WH2", 2, available=5, now=NOW)
+    return events + sent + transfer.receive(NOW)
 
 
 def _a_case() -> list:
