@@ -83,6 +83,13 @@ def handle_service(event):
     return body(event)
 
 
+# Warehouse counts, one object per message: a 10,000-line count takes a while.
+@app.on_sqs_message(queue="oms-imports", batch_size=1)
+def handle_imports(event):
+    from functions.imports import handle_imports as body
+    return body(event)
+
+
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def handle_sla_sweep(event):
     from functions.schedules import sweep_case_slas as body

@@ -30,6 +30,7 @@ def configure_environment(stage: str = "local") -> dict:
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # botocore 1.44 + DynamoDB Streams on moto
         "OMS_STAGE": stage, "OMS_TABLE": f"oms-{stage}", "OMS_EVENT_BUS": f"oms-{stage}", "OMS_SECRETS": "env",
+        "OMS_IMPORTS_BUCKET": f"oms-{stage}-imports-123456789012",  # the template's name, in moto's account
         "POWERTOOLS_SERVICE_NAME": "oms", "POWERTOOLS_METRICS_NAMESPACE": "OMS",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         # Locally a channel that is down is retried after 1, 2, 4... seconds, not 30, 60, 120...
@@ -165,6 +166,8 @@ class LocalStack:
             *[f"{channel + ' API':<14} {os.environ.get(f'OMS_CHANNEL_BASE_URL_{channel.upper()}') or unset}"
               for channel, unset in (("shopify", "https://<shop domain> (set OMS_CHANNEL_BASE_URL_SHOPIFY)"),
                                      ("sfcc", "not set (OMS_CHANNEL_BASE_URL_SFCC)"))],
+            f"imports        s3://{os.environ['OMS_IMPORTS_BUCKET']}/snapshots/...   (warehouse counts: CSV "
+            "sku,on_hand with location_id, as_of and mode in the key or metadata)",
             f"mails sent     http://127.0.0.1:{self.aws_port}/moto-api/data.json   (under ses > Message; "
             f"from {os.environ['OMS_MAIL_FROM']}, OMS_NOTIFICATIONS={os.environ.get('OMS_NOTIFICATIONS', '1')})",
             f"Stripe         {self.stripe.url}   (local Stripe, localstripe; its events go to "

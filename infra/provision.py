@@ -71,6 +71,18 @@ def provision(stage: str, region: str, visibility_timeout: int | None = None) ->
         resolver.attributes[(logical_id, "Arn")] = arn
         events.put_targets(Rule=logical_id, EventBusName=bus,
                            Targets=[{"Id": t["Id"], "Arn": resolver.resolve(t["Arn"])} for t in props["Targets"]])
+    s3 = boto3.client("s3", region_name=region)
+    for logical_id, props in by_type.get("AWS::S3::Bucket", []):
+        name = resolver.resolve(props["BucketName"])
+        s3.create_bucket(Bucket=name)
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        queues_config = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+        if queues_config:
+            s3.put_bucket_notification_configuration(Bucket=name, NotificationConfiguration={"QueueConfigurations": [
+                {"QueueArn": resolver.resolve(c["Queue"]), "Events": [c["Event"]],
+                 "Filter": {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}}} for c in queues_config]})
+
     sesv2 = boto3.client("sesv2", region_name=region)
     for _, props in by_type.get("AWS::SES::EmailIdentity", []):
         sesv2.create_email_identity(EmailIdentity=resolver.resolve(props["EmailIdentity"]))

@@ -171,3 +171,35 @@ def receive_transfer(transfer_id: str):
     from oms.services.purchasing import receive_transfer as receive
 
     return json_response(200, _stock_in(lambda: receive(_ctx(), transfer_id)).to_dict())
+
+
+# ---- warehouse counts ------------------------------------------------------------------------------------
+
+@inventory_api.route("/inventory/snapshots", methods=["POST"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def post_snapshot():
+    """202: the count is reconciled from the imports queue; GET it to see the result."""
+    from oms.services.inventory import UnknownLocation
+    from oms.services.reconciliation import InvalidSnapshot, submit
+
+    from .ops_inputs import SnapshotIn
+
+    body = _body(SnapshotIn)
+    try:
+        doc, _ = submit(_ctx(), location_id=body.location_id, as_of=body.as_of, mode=body.mode,
+                        items=[item.model_dump() for item in body.items], snapshot_id=body.snapshot_id, source="api")
+    except UnknownLocation:
+        raise ApiError(422, "unknown_location", f"no location {body.location_id}") from None
+    except InvalidSnapshot as error:
+        raise ApiError(422, "invalid_snapshot", str(error)) from None
+    return json_response(202, {"snapshot_id": doc["snapshot_id"], "status": doc["status"]})
+
+
+@inventory_api.route("/inventory/snapshots/{snapshot_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def get_snapshot(snapshot_id: str):
+    found = _ctx().inventory.load_document("SNAPSHOT", snapshot_id) if len(snapshot_id) <= 64 else None
+    if found is None:
+        raise ApiError(404, "not_found", f"no snapshot {snapshot_id}")
+    return json_response(200, {k: v for k, v in found[0].items() if k != "history_length"})

@@ -224,3 +224,17 @@ class TransferIn(_Input):
     from_location_id: LocationId
     to_location_id: LocationId
     quantity: Units
+
+
+class CountIn(_Input):
+    sku: Sku
+    on_hand: Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+
+
+class SnapshotIn(_Input):
+    location_id: LocationId
+    as_of: Annotated[str, Field(strict=True, min_length=10, max_length=40)]
+    mode: Literal["partial", "full"]
+    items: Annotated[list[CountIn], Field(min_length=1, max_length=20_000)]
+    snapshot_id: Annotated[str, Field(strict=True, min_length=1, max_length=64,
+                                      pattern=r"^[A-Za-z0-9._:-]+$")] | None = None

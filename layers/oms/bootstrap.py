@@ -34,6 +34,12 @@ def _payment_processor():
     return StripeProcessor()
 
 
+def _imports():
+    from oms.adapters.imports import S3Imports
+
+    return S3Imports()
+
+
 def _mailer():
     from oms.adapters.mail import SesMailer
 
@@ -48,5 +54,5 @@ def context() -> Context:
                    new_order_id=new_order_id, new_order_number=new_order_number, channels=_channel_api,
                    returns=store, new_return_id=new_return_id, new_rma_number=new_rma_number,
                    cases=store, new_case_id=new_case_id, new_case_number=new_case_number,
-                   notifications=store, mailer=_mailer(),
+                   notifications=store, mailer=_mailer(), imports=_imports(),
                    authorization_validity_days=int(os.environ.get("OMS_AUTHORIZATION_VALIDITY_DAYS", "7")))

@@ -90,4 +90,4 @@ def test_fifty_concurrent_orders_for_twenty_units_never_oversell(stack):
     assert (len(processing), len(backordered)) == (20, 30)
     assert all(o["lines"][0]["allocated"] == 0 for o in backordered)
     stock = stack.ops("GET", "/inventory/RACE-1").json()
-    assert stock["totals"] == {"on_hand": 20, "reserved": 20, "available": 0}
+    assert stock["totals"] == {"on_hand": 20, "reserved": 20, "available": 0, "inbound": 0}

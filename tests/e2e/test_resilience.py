@@ -44,7 +44,7 @@ def test_consumers_failing_mid_batch_recover_with_nothing_lost_or_doubled(faulty
         assert all(counts[name] == 1 for name in ONCE_PER_ORDER), counts
         assert order["lines"][0]["allocated"] == 2
     stock = stack.ops("GET", "/inventory/FAULT-1", retry_unavailable=True).json()
-    assert stock["totals"] == {"on_hand": 100, "reserved": 40, "available": 60}
+    assert stock["totals"] == {"on_hand": 100, "reserved": 40, "available": 60, "inbound": 0}
     sqs = stack.aws_client("sqs")
     for dlq in ("validation", "allocation", "payments", "fulfillment", "outbox"):
         url = f"{stack.aws}/123456789012/oms-local-{dlq}-dlq"

@@ -10,6 +10,7 @@ TEST_ENV = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
     "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
     "OMS_STAGE": "test", "OMS_TABLE": "oms-test", "OMS_EVENT_BUS": "oms-test", "OMS_SECRETS": "env",
+    "OMS_IMPORTS_BUCKET": "oms-test-imports-123456789012",
     "OMS_OPS_TOKEN": "ops-test-token", "OMS_WEBHOOK_SECRET_ORDERS_GENERIC": "orders-secret",
     "OMS_CUSTOMER_TOKEN_SECRET": "customer-token-secret-of-32-bytes!", "OMS_MAIL_FROM": "orders@shop.example",
     "OMS_WEBHOOK_SECRET_TRACKING_GENERIC": "tracking-secret", "OMS_PAYMENTS": "stripe",

@@ -377,7 +377,11 @@ def _stock_coming_in() -> list:
     po, events = PurchaseOrder.open("po1", "Acme", "WH1", "2024-11-20", NOW, [{"sku": "TEE-BLK-M", "quantity": 5}])
     events += po.receive("GRN-1", [{"sku": "TEE-BLK-M", "quantity": 5}])[1]
     transfer, sent = Transfer.send("tr1", "TEE-BLK-M", "WH1", "WH2", 2, available=5, now=NOW)
-    return events + sent + transfer.receive(NOW)
+    from oms.domain.events import DomainEvent
+
+    reconciled = DomainEvent("SnapshotReconciled", {"snapshot_id": "ss1", "location_id": "WH1", "as_of": NOW,
+                                                    "matched": 9990, "adjusted": 7, "flagged": 3, "unknown_skus": 0})
+    return events + sent + transfer.receive(NOW) + [reconciled]
 
 
 def _a_case() -> list:

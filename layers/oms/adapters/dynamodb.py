@@ -41,7 +41,7 @@ from oms.services.ports import (
 )
 
 from .dynamodb_cases import CasesTable
-from .dynamodb_inventory import InventoryTable
+from .dynamodb_inventory import InventoryTable, movement
 from .dynamodb_models import (
     REGION,
     BackorderItem,
@@ -112,8 +112,7 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
                 if change.is_new:
                     tags += self._add_refs(tx, change)
                 for move in _merge_moves(change.stock_moves):
-                    self._stock_move(tx, move)
-                    tags.append("stock")
+                    tags += self._stock_move(tx, move, now, order.order_id)
                 for number in change.tracking_numbers:
                     tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),
                             condition=RefItem.pk.does_not_exist() | (RefItem.order_id == order.order_id))
@@ -169,17 +168,21 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
         return tags
 
     @staticmethod
-    def _stock_move(tx: TransactWrite, move: StockMove) -> None:
+    def _stock_move(tx: TransactWrite, move: StockMove, now: str, order_id: str) -> list[str]:
         item = StockItem(f"SKU#{move.sku}", f"LOC#{move.location_id}")
         if move.reserve:
             tx.update(item, actions=[StockItem.reserved.add(move.reserve), StockItem.available.add(-move.reserve)],
                       condition=StockItem.available >= move.reserve)
-        elif move.release:
+            return ["stock"]
+        if move.release:
             tx.update(item, actions=[StockItem.reserved.add(-move.release), StockItem.available.add(move.release)],
                       condition=StockItem.reserved >= move.release)
-        else:
-            tx.update(item, actions=[StockItem.on_hand.add(-move.ship), StockItem.reserved.add(-move.ship)],
-                      condition=StockItem.reserved >= move.ship)
+            return ["stock"]
+        tx.update(item, actions=[StockItem.on_hand.add(-move.ship), StockItem.reserved.add(-move.ship),
+                                 StockItem.moved_at.set(now)],
+                  condition=StockItem.reserved >= move.ship)
+        tx.save(movement(move.sku, move.location_id, -move.ship, "shipment", order_id, now))
+        return ["stock", "stock"]
 
     def history(self, order_id: str) -> list[dict]:
         items = HistoryItem.query(_order_key(order_id), HistoryItem.sk.startswith("H#"), consistent_read=True)

@@ -21,7 +21,16 @@ from oms.domain.events import DomainEvent
 from oms.domain.inventory import Location, StockChange, StockLevel
 from oms.services.ports import ConcurrentModification, Document, DuplicateReference, StockCommit
 
-from .dynamodb_models import HistoryItem, LocationItem, RefItem, StockItem, _Item, failed_conditions, history_record
+from .dynamodb_models import (
+    HistoryItem,
+    LocationItem,
+    MovementItem,
+    RefItem,
+    StockItem,
+    _Item,
+    failed_conditions,
+    history_record,
+)
 
 
 class DocItem(_Item):
@@ -32,7 +41,7 @@ class DocItem(_Item):
 
 def _level(sku: str, item: StockItem) -> StockLevel:
     return StockLevel(sku, item.sk.removeprefix("LOC#"), int(item.on_hand), int(item.reserved),
-                      int(item.safety_stock), int(item.inbound or 0), int(item.version))
+                      int(item.safety_stock), int(item.inbound or 0), int(item.version), item.moved_at)
 
 
 def read_level(sku: str, location_id: str) -> StockLevel:
@@ -43,16 +52,34 @@ def read_level(sku: str, location_id: str) -> StockLevel:
         return StockLevel(sku, location_id, 0, 0, 0)
 
 
+MOVEMENT_DAYS = 180  # how far back a warehouse count can be brought up to date
+RECOUNTS = ("count", "reconciliation")  # corrections of the count, not goods that came or went
+
+
+def movement(sku: str, location_id: str, delta: int, reason: str, reference: str | None, now: str) -> MovementItem:
+    from datetime import datetime
+
+    expires = int(datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp()) + MOVEMENT_DAYS * 86400
+    return MovementItem(f"SKU#{sku}", f"MV#{location_id}#{now}#{reference or '-'}", delta=delta, reason=reason,
+                        expires_at=expires)
+
+
 def write_stock(tx, change: StockChange, now: str, tags: list[str]) -> None:
-    """The item with its new counts, conditional on what was read, and its InventoryAdjusted."""
+    """The item with its new counts, conditional on what was read, its InventoryAdjusted, and
+    the movement of on hand (if any)."""
     before, sku, location = change.before, change.before.sku, change.before.location_id
     version = before.version + 1
+    moved = change.on_hand != before.on_hand
     tx.save(StockItem(f"SKU#{sku}", f"LOC#{location}", on_hand=change.on_hand, reserved=before.reserved,
                       safety_stock=change.safety_stock, inbound=change.inbound,
-                      available=change.on_hand - before.reserved - change.safety_stock, version=version),
+                      available=change.on_hand - before.reserved - change.safety_stock, version=version,
+                      moved_at=now if moved else before.moved_at, gsi2pk=f"STOCK#{location}", gsi2sk=sku),
             condition=((StockItem.version == before.version) & (StockItem.reserved == before.reserved))
             if before.version else StockItem.pk.does_not_exist())
     tags.append("stock")
+    if moved:
+        tx.save(movement(sku, location, change.on_hand - before.on_hand, change.reason, change.reference, now))
+        tags.append("stock")
     event = DomainEvent("InventoryAdjusted", {
         "sku": sku, "location_id": location, "on_hand": change.on_hand, "safety_stock": change.safety_stock,
         "previous_on_hand": before.on_hand, "previous_safety_stock": before.safety_stock,
@@ -81,6 +108,19 @@ class InventoryTable:
 
     def stock_level(self, sku: str, location_id: str) -> StockLevel:
         return read_level(sku, location_id)
+
+    def stock_at(self, location_id: str) -> list[StockLevel]:
+        """Every stock item of a location (the location's index, a page at a time)."""
+        return [_level(item.gsi2sk, item) for item in StockItem.by_location.query(f"STOCK#{location_id}")]
+
+    def moved_since(self, sku: str, location_id: str, moment: str) -> tuple[int, bool]:
+        """What moved on hand at the location after `moment`: (the net of the goods that came and
+        went, whether it was counted again since: a newer count is newer truth)."""
+        moves = [item for item in MovementItem.query(f"SKU#{sku}", MovementItem.sk > f"MV#{location_id}#{moment}",
+                                                     consistent_read=True)
+                 if item.sk.startswith(f"MV#{location_id}#")]
+        return (sum(int(m.delta) for m in moves if m.reason not in RECOUNTS),
+                any(m.reason in RECOUNTS for m in moves))
 
     def set_stock(self, sku: str, location_id: str, on_hand: int, safety_stock: int, now: str) -> StockLevel:
         """Absolute count: read, then write conditional on reservations not having moved."""

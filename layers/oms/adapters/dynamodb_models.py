@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 from oms.domain.events import DomainEvent
@@ -49,13 +50,35 @@ class UnmatchedTrackingItem(_Item):
     received_at = UnicodeAttribute()
 
 
+class _ByLocation(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
 class StockItem(_Item):
     on_hand = NumberAttribute(default=0)
     reserved = NumberAttribute(default=0)
     safety_stock = NumberAttribute(default=0)
     available = NumberAttribute(default=0)  # on_hand - reserved - safety_stock, kept so a condition can test it
     inbound = NumberAttribute(default=0)  # on its way here (open purchase orders, transfers)
+    moved_at = UnicodeAttribute(null=True)  # when on_hand last changed (a count need only look at moves after it)
     version = NumberAttribute(default=0)
+    # Every stock item of a location, by SKU (a count finds what the OMS holds there).
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+    by_location = _ByLocation()
+
+
+class MovementItem(_Item):
+    """SKU#<sku> / MV#<location>#<when>#<reference>: on hand moved by `delta` (a shipment, a
+    receipt, a count...), so a warehouse count taken at some moment can be brought up to now."""
+    delta = NumberAttribute()
+    reason = UnicodeAttribute()
+    expires_at = NumberAttribute()  # TTL: counts older than this are not reconciled
 
 
 class LocationItem(_Item):

@@ -15,6 +15,7 @@ class StockLevel:
     safety_stock: int
     inbound: int = 0  # on its way here: open purchase orders and transfers
     version: int = 0  # of the stock item, for a write conditional on what was read
+    moved_at: str | None = None  # when on hand last changed
 
     @property
     def available(self) -> int:

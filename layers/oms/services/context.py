@@ -49,6 +49,7 @@ class Context:
     new_case_number: Callable[[], str] | None = None
     notifications: NotificationLog | None = None
     mailer: Mailer | None = None
+    imports: object | None = None  # the imports bucket (adapters.imports.S3Imports)
 
     def backoff(self, attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
         """Full-jitter exponential backoff between retries of a contended or failing step."""
