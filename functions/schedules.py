@@ -18,3 +18,11 @@ def sweep_case_slas(event) -> int:
     from oms.services.cases import sweep
 
     return sweep(context())
+
+
+def reconcile_reservations(event) -> dict:
+    """Daily: every stock item's reserved count equals what orders hold there."""
+    from oms.bootstrap import context
+    from oms.services.inventory import repair_reservations
+
+    return repair_reservations(context())

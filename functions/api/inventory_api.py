@@ -203,3 +203,13 @@ def get_snapshot(snapshot_id: str):
     if found is None:
         raise ApiError(404, "not_found", f"no snapshot {snapshot_id}")
     return json_response(200, {k: v for k, v in found[0].items() if k != "history_length"})
+
+
+@inventory_api.route("/inventory/reconciliations/run", methods=["POST"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def run_reconciliation():
+    """What the daily check does, now: `reserved` against what orders hold, repaired where they differ."""
+    from oms.services.inventory import repair_reservations
+
+    return json_response(200, repair_reservations(_ctx()))

@@ -71,16 +71,38 @@ def test_a_csv_dropped_into_the_bucket_is_reconciled_and_a_bad_one_rejected(stoc
     assert rejected["status"] == "rejected" and "line 2" in rejected["error"]
 
 
-def test_a_drift_below_what_orders_hold_never_unreserves_them(stocked):
+def test_a_count_below_what_orders_hold_sources_the_newest_order_again(stocked):
     api = stocked
+    api.location("WH2", priority=2)
     api.stock("SKU-7", 10)
+    api.stock("SKU-7", 5, location="WH2")
     as_of = _now()
     order_id = api.place(canonical_order(lines=[{"sku": "SKU-7", "quantity": 9, "unit_price": "1.00"}]))
     api.pipeline.drain()
+    assert [fo["location_id"] for fo in api.order(order_id)["fulfillment_orders"]] == ["WH1"]
     posted = api.ops("POST", "/inventory/snapshots", {"location_id": "WH1", "as_of": as_of,
                                                       "mode": "partial", "items": [{"sku": "SKU-7", "on_hand": 7}]})
     api.pipeline.drain()
     result = api.ops("GET", f"/inventory/snapshots/{posted.json_body['snapshot_id']}").json_body
-    assert result["adjusted"] == [{"sku": "SKU-7", "from": 10, "to": 9, "drift": -1}]
-    assert [(f["sku"], f["reason"]) for f in result["flagged"]] == [("SKU-7", "below_reserved")]
-    assert level(api, "SKU-7")["reserved"] == 9 and api.order(order_id)["lines"][0]["allocated"] == 9
+    assert result["adjusted"] == [{"sku": "SKU-7", "from": 10, "to": 7, "drift": -3}]
+    assert result["sourced_again"] == [{"sku": "SKU-7", "order_id": order_id, "quantity": 2}]
+    order = api.order(order_id)
+    assert sorted((fo["location_id"], fo["lines"][0]["quantity"]) for fo in order["fulfillment_orders"]) == [
+        ("WH1", 7), ("WH2", 2)]  # the two units that were not there now come from WH2
+    assert (level(api, "SKU-7")["on_hand"], level(api, "SKU-7")["reserved"]) == (7, 7)
+    assert "ReservationWithdrawn" in [h["event_type"] for h in order["history"]]
+
+
+def test_the_reservation_check_repairs_a_reserved_count_orders_do_not_hold(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(lines=[{"sku": "SKU-2", "quantity": 2, "unit_price": "1.00"}]))
+    api.pipeline.drain()
+    assert api.ops("POST", "/inventory/reconciliations/run", {}).json_body["repaired"] == []
+    boto3.client("dynamodb").update_item(  # a reservation lost somewhere (a bug, a manual edit)
+        TableName=TEST_ENV["OMS_TABLE"], Key={"pk": {"S": "SKU#SKU-2"}, "sk": {"S": "LOC#WH1"}},
+        UpdateExpression="SET reserved = reserved + :n", ExpressionAttributeValues={":n": {"N": "3"}})
+    run = api.ops("POST", "/inventory/reconciliations/run", {}).json_body
+    assert run["repaired"] == [{"sku": "SKU-2", "location_id": "WH1", "reserved_before": 5, "reserved_after": 2}]
+    assert level(api, "SKU-2")["reserved"] == 2 and api.order(order_id)["lines"][0]["allocated"] == 2
+    history = api.ops("GET", "/inventory/SKU-2/history").json_body["adjustments"]
+    assert history[-1]["event_type"] == "InventoryDriftRepaired"

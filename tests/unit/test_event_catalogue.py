@@ -366,6 +366,9 @@ def _domain_runs() -> list[tuple[str, list]]:
     order, events = _received(card)
     events += order.change_delivery_group(order.delivery_groups[0].group_id, shipping_address=None,
                                           shipping_method="express")
+    events += order.record_validation([])
+    events += order.record_allocation([Allocation(line.line_id, line.sku, "W1", line.ordered) for line in order.lines])
+    events += order.withdraw_reservation(order.lines[0].sku, "W1", 1, "count ss1 found fewer units")[0]
     runs.append(("a delivery group changed", events))
     runs.append(("stock coming in", _stock_coming_in()))
     return runs
@@ -379,9 +382,11 @@ def _stock_coming_in() -> list:
     transfer, sent = Transfer.send("tr1", "TEE-BLK-M", "WH1", "WH2", 2, available=5, now=NOW)
     from oms.domain.events import DomainEvent
 
+    repaired = DomainEvent("InventoryDriftRepaired", {"sku": "TEE-BLK-M", "location_id": "WH1", "reserved_before": 3,
+                                                      "reserved_after": 2, "on_hand": 5})
     reconciled = DomainEvent("SnapshotReconciled", {"snapshot_id": "ss1", "location_id": "WH1", "as_of": NOW,
                                                     "matched": 9990, "adjusted": 7, "flagged": 3, "unknown_skus": 0})
-    return events + sent + transfer.receive(NOW) + [reconciled]
+    return events + sent + transfer.receive(NOW) + [reconciled, repaired]
 
 
 def _a_case() -> list:

@@ -49,9 +49,9 @@ def test_unknown_skus_are_reported_not_created():
     assert outcome.unknown_skus == ["ZZZ"] and outcome.matched == 1
 
 
-def test_a_drift_below_what_is_reserved_says_how_many_reservations_lack_stock():
-    outcome = run({"A": 8}, {"A": (10, 9, 0)})
-    assert outcome.adjusted and outcome.below_reserved == [("A", 1)]
+def test_a_drift_below_what_is_reserved_is_applied_in_full():
+    outcome = run({"A": 8}, {"A": (10, 9, 0)})  # the service then sources the lacking unit's order again
+    assert outcome.adjusted == [{"sku": "A", "from": 10, "to": 8, "drift": -2}]
 
 
 def test_more_shipped_than_counted_is_flagged():

@@ -13,6 +13,7 @@
   GUARD#<key> / REF                written once with the change it guards (a processor event id applied)
   PAYEVENT#<event id> / UNMATCHED  a processor event for a payment the OMS does not know
   SKU#<sku> ..., LOCATIONS ...     stock and locations: see dynamodb_inventory.py
+  ALLOC#<location> / <sku>#<id>    units the order holds there (written with every reservation move)
   BACKORDERS / <received_at>#<id>  orders waiting for stock, first come first served
   RETURN#<id> ...                  returns: see dynamodb_returns.py
   CASE#<id> ...                    cases: see dynamodb_cases.py
@@ -46,6 +47,7 @@ from .dynamodb_models import (
     REGION,
     BackorderItem,
     HistoryItem,
+    HoldingItem,
     OrderItem,
     RefItem,
     StockItem,
@@ -111,8 +113,18 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
                     tags.append("order")
                 if change.is_new:
                     tags += self._add_refs(tx, change)
-                for move in _merge_moves(change.stock_moves):
+                moves = _merge_moves(change.stock_moves)
+                for move in moves:
                     tags += self._stock_move(tx, move, now, order.order_id)
+                held = order.reserved_stock() if moves else {}
+                for move in moves:  # who holds what where, in the same transaction as `reserved`
+                    item = HoldingItem(f"ALLOC#{move.location_id}", f"{move.sku}#{order.order_id}",
+                                       quantity=held.get((move.sku, move.location_id), 0), order_id=order.order_id)
+                    if item.quantity:
+                        tx.save(item)
+                    else:
+                        tx.delete(item)
+                    tags.append("stock")
                 for number in change.tracking_numbers:
                     tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),
                             condition=RefItem.pk.does_not_exist() | (RefItem.order_id == order.order_id))

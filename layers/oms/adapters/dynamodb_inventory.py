@@ -23,6 +23,7 @@ from oms.services.ports import ConcurrentModification, Document, DuplicateRefere
 
 from .dynamodb_models import (
     HistoryItem,
+    HoldingItem,
     LocationItem,
     MovementItem,
     RefItem,
@@ -112,6 +113,39 @@ class InventoryTable:
     def stock_at(self, location_id: str) -> list[StockLevel]:
         """Every stock item of a location (the location's index, a page at a time)."""
         return [_level(item.gsi2sk, item) for item in StockItem.by_location.query(f"STOCK#{location_id}")]
+
+    def holders(self, location_id: str, sku: str) -> list[tuple[str, int]]:
+        """The orders holding the SKU at the location: [(order id, units)], newest order first."""
+        found = [(item.order_id, int(item.quantity)) for item in HoldingItem.query(
+            f"ALLOC#{location_id}", HoldingItem.sk.startswith(f"{sku}#"), consistent_read=True)]
+        return sorted(found, key=lambda held: held[0], reverse=True)  # order ids are time-ordered
+
+    def held_at(self, location_id: str) -> dict[str, int]:
+        """What orders hold at the location, by SKU, read a page at a time."""
+        held: dict[str, int] = {}
+        for item in HoldingItem.query(f"ALLOC#{location_id}", consistent_read=True):
+            sku = item.sk.rsplit("#", 1)[0]
+            held[sku] = held.get(sku, 0) + int(item.quantity)
+        return held
+
+    def repair_reserved(self, before: StockLevel, reserved: int) -> None:
+        """Set `reserved` to what orders hold, if nothing moved it since it was read, with
+        InventoryDriftRepaired in the item's history."""
+        version = before.version + 1
+        event = DomainEvent("InventoryDriftRepaired", {
+            "sku": before.sku, "location_id": before.location_id, "reserved_before": before.reserved,
+            "reserved_after": reserved, "on_hand": before.on_hand})
+        try:
+            with TransactWrite(connection=self._connection) as tx:
+                tx.update(StockItem(f"SKU#{before.sku}", f"LOC#{before.location_id}"),
+                          actions=[StockItem.reserved.set(reserved), StockItem.version.set(version),
+                                   StockItem.available.set(before.on_hand - reserved - before.safety_stock)],
+                          condition=(StockItem.version == before.version) & (StockItem.reserved == before.reserved))
+                tx.save(HistoryItem(f"SKU#{before.sku}", f"H#{before.location_id}#{version:08d}",
+                                    **history_record(f"{before.sku}@{before.location_id}", version,
+                                                     self._clock.now(), event)))
+        except TransactWriteError as error:
+            raise ConcurrentModification(f"stock {before.sku}@{before.location_id}") from error
 
     def moved_since(self, sku: str, location_id: str, moment: str) -> tuple[int, bool]:
         """What moved on hand at the location after `moment`: (the net of the goods that came and

@@ -73,6 +73,14 @@ class StockItem(_Item):
     by_location = _ByLocation()
 
 
+class HoldingItem(_Item):
+    """ALLOC#<location> / <sku>#<order_id>: units of the SKU the order holds there (reserved, not
+    shipped), kept in the transaction that moves its reservation: who to source again when a
+    count finds less, and what `reserved` must add up to."""
+    quantity = NumberAttribute()
+    order_id = UnicodeAttribute()
+
+
 class MovementItem(_Item):
     """SKU#<sku> / MV#<location>#<when>#<reference>: on hand moved by `delta` (a shipment, a
     receipt, a count...), so a warehouse count taken at some moment can be brought up to now."""

@@ -81,23 +81,47 @@ class OrderFulfillment:
     module readable. Uses the order's lines, holds, payment and fulfillment_orders."""
 
     def create_fulfillment_orders(self) -> list[DomainEvent]:
-        """One fulfilment order per (location, delivery group) of the allocations."""
-        if self.fulfillment_orders or self.payment.status not in SETTLED_PAYMENT or self.hold_types():
+        """One fulfilment order per (location, delivery group) of the reserved units no
+        fulfilment order covers yet: all of them once the order is paid, and later those sourced
+        again (a warehouse count found the stock was not there)."""
+        if self.payment.status not in SETTLED_PAYMENT or self.hold_types():
             return []
+        covered: dict[tuple[str, str], int] = {}
+        for fo in self.fulfillment_orders:
+            for fl in fo.lines:
+                covered[(fl["line_id"], fo.location_id)] = covered.get((fl["line_id"], fo.location_id), 0) + \
+                    fl["quantity"]
         groups: dict[tuple[str, str], list[dict]] = {}
         for allocation in self.allocations:
+            key = (allocation.line_id, allocation.location_id)
+            uncovered = allocation.quantity - covered.get(key, 0)
+            if uncovered <= 0:
+                continue
+            covered[key] = covered.get(key, 0) + uncovered
             line = self.line(allocation.line_id)
-            key = (allocation.location_id, line.delivery_group)
-            groups.setdefault(key, []).append(
-                {"line_id": line.line_id, "sku": line.sku, "quantity": allocation.quantity, "shipped": 0})
+            groups.setdefault((allocation.location_id, line.delivery_group), []).append(
+                {"line_id": line.line_id, "sku": line.sku, "quantity": uncovered, "shipped": 0})
         events = []
-        for n, ((location_id, group_id), lines) in enumerate(sorted(groups.items()), start=1):
+        for n, ((location_id, group_id), lines) in enumerate(sorted(groups.items()),
+                                                             start=len(self.fulfillment_orders) + 1):
             fo = FulfillmentOrder(f"{self.order_id}-F{n}", location_id, group_id, "awaiting_shipment", lines)
             self.fulfillment_orders.append(fo)
             events.append(DomainEvent("FulfillmentOrderCreated", {
                 "fulfillment_order_id": fo.fulfillment_order_id, "location_id": location_id,
                 "delivery_group": group_id, "lines": [dict(fl) for fl in lines]}))
         return events
+
+    def reserved_stock(self) -> dict[tuple[str, str], int]:
+        """Units this order holds in stock, by (SKU, location): reserved and not shipped yet."""
+        held: dict[tuple[str, str], int] = {}
+        for allocation in self.allocations:
+            key = (allocation.sku, allocation.location_id)
+            held[key] = held.get(key, 0) + allocation.quantity
+        for fo in self.fulfillment_orders:
+            for fl in fo.lines:
+                key = (fl["sku"], fo.location_id)
+                held[key] = held.get(key, 0) - fl["shipped"]
+        return {key: units for key, units in held.items() if units > 0}
 
     def ship(self, fulfillment_order_id: str, *, carrier: str, tracking_number: str, service: str,
              lines: list[dict] | None, now: str) -> tuple[Shipment, list[DomainEvent]]:

@@ -340,10 +340,7 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
             line.allocated -= from_stock
             line.cancelled += quantity
         self.allocations = [a for a in self.allocations if a.quantity]
-        for fo in self.fulfillment_orders:
-            if all(fl["shipped"] == fl["quantity"] for fl in fo.lines):
-                fo.status = ("delivered" if fo.shipments and all(s.status == "delivered" for s in fo.shipments)
-                             else "shipped" if fo.shipments else "cancelled")
+        self._settle_fulfillment_orders()
         events = [DomainEvent("OrderLinesCancelled", {
             "channel": self.channel,
             "lines": [{"line_id": line_id, "sku": self.line(line_id).sku, "quantity": quantity,
@@ -363,10 +360,36 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
                 events.append(DomainEvent("OrderDelivered", {"delivered_at": last}))
         return events, released
 
-    def _release_reservations(self, line: Line, quantity: int) -> list[Allocation]:
-        """Give back reserved, unshipped units of a line, taking them off its fulfilment orders."""
+    def withdraw_reservation(self, sku: str, location_id: str, units: int,
+                             reason: str) -> tuple[list[DomainEvent], list[Allocation]]:
+        """Units this order held at a location are not there after all (a count found less):
+        give back up to `units` of them, to be sourced again elsewhere or backordered."""
+        released: list[Allocation] = []
+        for line in (x for x in self.lines if x.sku == sku):
+            taken = self._release_reservations(line, units - sum(a.quantity for a in released), location_id)
+            line.allocated -= sum(a.quantity for a in taken)
+            released += taken
+        self.allocations = [a for a in self.allocations if a.quantity]
+        self._settle_fulfillment_orders()
+        if not released:
+            return [], []
+        return [DomainEvent("ReservationWithdrawn", {"sku": sku, "location_id": location_id,
+                                                     "quantity": sum(a.quantity for a in released),
+                                                     "reason": reason})], released
+
+    def _settle_fulfillment_orders(self) -> None:
+        """A fulfilment order with nothing left to ship is shipped, delivered, or (never shipped) cancelled."""
+        for fo in self.fulfillment_orders:
+            if all(fl["shipped"] == fl["quantity"] for fl in fo.lines):
+                fo.status = ("delivered" if fo.shipments and all(s.status == "delivered" for s in fo.shipments)
+                             else "shipped" if fo.shipments else "cancelled")
+
+    def _release_reservations(self, line: Line, quantity: int, location_id: str | None = None) -> list[Allocation]:
+        """Give back reserved, unshipped units of a line (at one location, or any), taking them
+        off its fulfilment orders."""
         released = []
-        for allocation in (a for a in self.allocations if a.line_id == line.line_id):
+        for allocation in (a for a in self.allocations if a.line_id == line.line_id
+                           and location_id in (None, a.location_id)):
             fo_lines = [fl for fo in self.fulfillment_orders if fo.location_id == allocation.location_id
                         for fl in fo.lines if fl["line_id"] == line.line_id]
             shipped_here = sum(fl["shipped"] for fl in fo_lines)

@@ -23,7 +23,6 @@ class Outcome:
     unknown_skus: list[str] = field(default_factory=list)
     missing_in_snapshot: list[str] = field(default_factory=list)
     changes: list[StockChange] = field(default_factory=list)  # to write
-    below_reserved: list[tuple[str, int]] = field(default_factory=list)  # (sku, units reservations lack)
 
 
 def reconcile(*, snapshot_id: str, location_id: str, mode: str, counted: dict[str, int],
@@ -57,8 +56,6 @@ def reconcile(*, snapshot_id: str, location_id: str, mode: str, counted: dict[st
         outcome.adjusted.append({"sku": sku, "from": level.on_hand, "to": truth, "drift": drift})
         outcome.changes.append(StockChange(level, truth, level.inbound, level.safety_stock, "reconciliation",
                                            snapshot_id))
-        if truth < level.reserved:
-            outcome.below_reserved.append((sku, level.reserved - truth))
     if mode == "full":
         for sku in sorted(set(levels) - set(counted)):
             if levels[sku].on_hand:

@@ -54,6 +54,7 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         plan = plan_sourcing(order.lines, stock, priorities)
         was_waiting = "backorder" in order.hold_types()
         events = order.record_allocation(plan)
+        events += order.create_fulfillment_orders()  # a paid order sourced again: its new units ship too
         backorder = None
         if order.fully_allocated and was_waiting:
             backorder = "done"
@@ -62,6 +63,30 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         return OrderCommit(order, events, backorder=backorder,
                            stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan])
     return update_order(ctx, order_id, step)
+
+
+def source_again(ctx: Context, sku: str, location_id: str, lacking: int, reason: str) -> list[dict]:
+    """A location has fewer units than its orders hold: the newest orders give theirs back and
+    are sourced again elsewhere, or backordered. Returns [{"order_id", "quantity"}]."""
+    moved = []
+    for order_id, units in ctx.inventory.holders(location_id, sku):
+        if lacking <= 0:
+            break
+        events = update_order(ctx, order_id, _give_back(sku, location_id, min(units, lacking), reason))
+        given = sum(e.data["quantity"] for e in events if e.event_type == "ReservationWithdrawn")
+        if given:
+            lacking -= given
+            moved.append({"order_id": order_id, "quantity": given})
+            allocate_order(ctx, order_id)
+    return moved
+
+
+def _give_back(sku: str, location_id: str, units: int, reason: str) -> Callable[[Order], OrderCommit]:
+    def step(order: Order) -> OrderCommit:
+        events, released = order.withdraw_reservation(sku, location_id, units, reason)
+        return OrderCommit(order, events, stock_moves=[StockMove(a.sku, a.location_id, release=a.quantity)
+                                                       for a in released])
+    return step
 
 
 def retry_backorders(ctx: Context, sku: str | None = None) -> int:

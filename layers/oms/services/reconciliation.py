@@ -105,7 +105,8 @@ def process(ctx: Context, snapshot: dict) -> dict:
     adjusted, flagged = _write(ctx, outcome, counted, snapshot)
     result = {**doc, "status": "completed", "completed_at": ctx.clock.now(), "matched": outcome.matched,
               "adjusted": adjusted, "flagged": outcome.flagged + flagged, "unknown_skus": outcome.unknown_skus,
-              "missing_in_snapshot": outcome.missing_in_snapshot}
+              "missing_in_snapshot": outcome.missing_in_snapshot,
+              "sourced_again": _source_again(ctx, adjusted, snapshot)}
     from oms.domain.events import DomainEvent
 
     event = DomainEvent("SnapshotReconciled", {
@@ -121,12 +122,10 @@ def process(ctx: Context, snapshot: dict) -> dict:
 
 def _write(ctx: Context, outcome, counted: dict[str, int], snapshot: dict) -> tuple[list[dict], list[dict]]:
     """The adjustments, a batch per transaction; a batch a reservation raced is done again one
-    SKU at a time from a fresh read. Stock is never taken below what orders hold: the rest of such
-    a drift is flagged (`below_reserved`) for an operator."""
+    SKU at a time from a fresh read."""
     adjusted, flagged = [], []
-    changes = [_not_below_reserved(change, flagged, counted) for change in outcome.changes]
-    for start in range(0, len(changes), WRITE_BATCH):
-        batch = [c for c in changes[start:start + WRITE_BATCH] if c.on_hand != c.before.on_hand]
+    for start in range(0, len(outcome.changes), WRITE_BATCH):
+        batch = outcome.changes[start:start + WRITE_BATCH]
         try:
             ctx.inventory.commit_stock(StockCommit(batch))
             adjusted += [_adjusted(c) for c in batch]
@@ -137,18 +136,24 @@ def _write(ctx: Context, outcome, counted: dict[str, int], snapshot: dict) -> tu
     return adjusted, flagged
 
 
+def _source_again(ctx: Context, adjusted: list[dict], snapshot: dict) -> list[dict]:
+    """Where the count left fewer units than orders hold, those orders are sourced again
+    elsewhere or backordered (never silently left holding stock that is not there)."""
+    from .orders import source_again
+
+    moved = []
+    for entry in adjusted:
+        level = ctx.inventory.stock_level(entry["sku"], snapshot["location_id"])
+        if level.reserved > level.on_hand:
+            moved += [{"sku": entry["sku"], **m} for m in source_again(
+                ctx, entry["sku"], snapshot["location_id"], level.reserved - level.on_hand,
+                f"count {snapshot['snapshot_id']} found fewer units")]
+    return moved
+
+
 def _adjusted(change: StockChange) -> dict:
     return {"sku": change.before.sku, "from": change.before.on_hand, "to": change.on_hand,
             "drift": change.on_hand - change.before.on_hand}
-
-
-def _not_below_reserved(change: StockChange, flagged: list[dict], counted: dict[str, int]) -> StockChange:
-    before = change.before
-    if change.on_hand >= before.reserved:
-        return change
-    flagged.append({"sku": before.sku, "expected": before.on_hand, "counted": counted[before.sku],
-                    "drift": change.on_hand - before.on_hand, "reason": "below_reserved"})
-    return StockChange(before, before.reserved, change.inbound, change.safety_stock, change.reason, change.reference)
 
 
 def _one_at_a_time(ctx: Context, sku: str, counted: dict[str, int], snapshot: dict,
@@ -163,14 +168,12 @@ def _one_at_a_time(ctx: Context, sku: str, counted: dict[str, int], snapshot: di
         if not outcome.changes:
             flagged += outcome.flagged
             return None
-        clamped: list[dict] = []
-        change = _not_below_reserved(outcome.changes[0], clamped, counted)
+        change = outcome.changes[0]
         try:
             ctx.inventory.commit_stock(StockCommit([change]))
         except ConcurrentModification:
             ctx.backoff(attempt)
             continue
-        flagged += clamped
         return change
     raise OrderRuleViolation("stock_busy", f"{sku} kept changing while it was reconciled")
 
