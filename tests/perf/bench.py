@@ -349,6 +349,65 @@ def cost_per_return(stack, client: OmsClient, recorder: CallRecorder, order_id: 
     ]
 
 
+# ---- 2c. cost of reconciling a warehouse count -----------------------------------------------------------
+SNAPSHOT_LINES = 10_000
+
+
+def seed_stock(skus: list[str], on_hand: int) -> None:
+    """Set-up, not measured: stock items for every SKU at the bench location, written directly."""
+    import boto3
+
+    dynamodb = boto3.client("dynamodb")
+    table = os.environ["OMS_TABLE"]
+    items = []
+    for sku in skus:
+        items.append({"pk": {"S": f"SKU#{sku}"}, "sk": {"S": "SKU"}})
+        items.append({"pk": {"S": f"SKU#{sku}"}, "sk": {"S": f"LOC#{LOCATION}"}, "on_hand": {"N": str(on_hand)},
+                      "reserved": {"N": "0"}, "safety_stock": {"N": "0"}, "available": {"N": str(on_hand)},
+                      "inbound": {"N": "0"}, "version": {"N": "1"}, "gsi2pk": {"S": f"STOCK#{LOCATION}"},
+                      "gsi2sk": {"S": sku}})
+    for start in range(0, len(items), 25):
+        dynamodb.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": i}} for i in items[start:start + 25]]})
+
+
+def cost_per_snapshot(stack, client: OmsClient, recorder: CallRecorder) -> list[Row]:
+    """A 10,000-line count of one location: 100 SKUs a unit short (applied), 10 far off (flagged)."""
+    say(f"cost per snapshot: a {SNAPSHOT_LINES:,}-line count, 100 small drifts and 10 large ones")
+    skus = [f"BENCH-{n:05d}" for n in range(SNAPSHOT_LINES)]
+    seed_stock(skus, 50)
+    wait_idle(stack, recorder)
+    recorder.reset()
+    started = time.perf_counter()
+    items = [{"sku": sku, "on_hand": 49 if n < 100 else 10 if n < 110 else 50} for n, sku in enumerate(skus)]
+    answer = client.http.post(f"{client.base}/inventory/snapshots", headers=client.auth, timeout=120, json={
+        "location_id": LOCATION, "as_of": "2026-12-01T06:00:00Z", "mode": "full", "items": items})
+    snapshot_id = client._check(answer, 202)["snapshot_id"]
+    while (result := client.http.get(f"{client.base}/inventory/snapshots/{snapshot_id}", headers=client.auth,
+                                     timeout=30).json())["status"] != "completed":
+        if time.perf_counter() - started > 600:
+            raise SystemExit("the snapshot was not reconciled in 10 minutes")
+        time.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    wait_idle(stack, recorder)
+    summary = CallSummary(recorder.snapshot("oms"))
+    print(f"  snapshot {snapshot_id}: matched {result['matched']}, adjusted {len(result['adjusted'])}, "
+          f"flagged {len(result['flagged'])} in {elapsed:.1f}s")
+    for (service, operation), count in sorted(summary.by_operation().items()):
+        print(f"    {service:<16} {operation:<22} {count:>4}")
+    lines = SNAPSHOT_LINES
+    return [
+        Row(f"cost/snapshot ({lines:,} lines): DynamoDB read requests", str(summary.read_requests),
+            f"{lines:,} lines", ratio(summary.read_requests, lines), "info"),
+        Row(f"cost/snapshot ({lines:,} lines): DynamoDB write requests", str(summary.write_requests),
+            "110 SKUs off", ratio(summary.write_requests, 110), "info"),
+        Row(f"cost/snapshot ({lines:,} lines): DynamoDB items written", str(summary.items_written), "", "", "info"),
+        Row(f"cost/snapshot ({lines:,} lines): DynamoDB Scans", str(summary.scans), "", "", "0",
+            "ok" if summary.scans == 0 else "MISS"),
+        Row(f"cost/snapshot ({lines:,} lines): seconds to completed on the local stack", f"{elapsed:.1f}",
+            "", "", "info"),
+    ]
+
+
 # ---- 3. throughput ------------------------------------------------------------------------------------
 def baseline_puts(count: int, threads: int) -> float:
     import boto3
@@ -442,6 +501,7 @@ def main() -> int:
     try:
         order_rows, order_id = cost_per_order(stack, client, recorder)
         rows += order_rows + cost_per_return(stack, client, recorder, order_id)
+        rows += cost_per_snapshot(stack, client, recorder)
         rows += throughput(stack, client, recorder)
     finally:
         stack.shutdown()
