@@ -152,7 +152,7 @@ def test_every_consumer_queue_redrives_to_a_dlq(transformed):
 def test_every_sqs_and_stream_mapping_reports_batch_item_failures(transformed):
     check = vp.check_event_source_mappings(transformed)
     assert check.ok, _problems(check)
-    assert check.summary == "7 SQS, 1 DynamoDB"
+    assert check.summary == "8 SQS, 1 DynamoDB"
 
 
 def test_every_rule_feeding_a_queue_is_on_the_custom_bus(transformed):
