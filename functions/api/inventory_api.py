@@ -213,3 +213,48 @@ def run_reconciliation():
     from oms.services.inventory import repair_reservations
 
     return json_response(200, repair_reservations(_ctx()))
+
+
+# ---- what channels may sell ------------------------------------------------------------------------------
+
+@inventory_api.route("/availability", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def get_availability():
+    """`?skus=A,B&channel=web`: ATF and ATO per SKU for that channel (any name; one without a
+    policy sells from every location with no buffer)."""
+    from oms.services.availability import availability_for
+
+    params = _params()
+    skus = [sku for sku in (params.get("skus") or "").split(",") if sku.strip()]
+    channel = (params.get("channel") or "").strip()
+    if not skus or len(skus) > 100 or any(len(sku) > 100 for sku in skus):
+        raise ApiError(422, "validation_failed", "skus: 1 to 100 SKUs, comma-separated")
+    if not channel or len(channel) > 64:
+        raise ApiError(422, "validation_failed", "channel: the sales channel's name")
+    return json_response(200, availability_for(_ctx(), channel, [sku.strip() for sku in skus]))
+
+
+@inventory_api.route("/channels/{channel}/inventory-policy", methods=["PUT", "GET"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def channel_policy(channel: str):
+    from dataclasses import asdict
+
+    from oms.services.availability import channel_policy as read
+    from oms.services.availability import put_channel_policy
+    from oms.services.inventory import UnknownLocation
+
+    from .ops_inputs import ChannelPolicyIn
+
+    if len(channel) > 64:
+        raise ApiError(404, "not_found", "no such channel")
+    if inventory_api.current_request.method == "GET":
+        policy = asdict(read(_ctx(), channel))
+        return json_response(200, {"channel": channel, **policy, "locations": policy["locations"] and list(
+            policy["locations"])})
+    body = _body(ChannelPolicyIn)
+    try:
+        saved = put_channel_policy(_ctx(), channel, body.locations, body.buffer_units, body.share_percent)
+    except UnknownLocation as error:
+        raise ApiError(422, "unknown_location", f"no location {error}") from None
+    return json_response(200, saved)

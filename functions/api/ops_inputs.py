@@ -238,3 +238,9 @@ class SnapshotIn(_Input):
     items: Annotated[list[CountIn], Field(min_length=1, max_length=20_000)]
     snapshot_id: Annotated[str, Field(strict=True, min_length=1, max_length=64,
                                       pattern=r"^[A-Za-z0-9._:-]+$")] | None = None
+
+
+class ChannelPolicyIn(_Input):
+    locations: Annotated[list[LocationId], Field(max_length=200)] | None
+    buffer_units: Annotated[StrictInt, Field(ge=0, le=10_000_000)] = 0
+    share_percent: Annotated[StrictInt, Field(ge=0, le=100)] = 100

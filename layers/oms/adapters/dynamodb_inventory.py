@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.transactions import TransactWrite
 
 from oms.domain.events import DomainEvent
@@ -34,10 +35,22 @@ from .dynamodb_models import (
 )
 
 
+class _Inbound(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
 class DocItem(_Item):
     doc = JSONAttribute()
     version = VersionAttribute()
     status = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)  # see Document.index
+    gsi3sk = UnicodeAttribute(null=True)
+    inbound = _Inbound()
 
 
 def _level(sku: str, item: StockItem) -> StockLevel:
@@ -114,6 +127,20 @@ class InventoryTable:
         """Every stock item of a location (the location's index, a page at a time)."""
         return [_level(item.gsi2sk, item) for item in StockItem.by_location.query(f"STOCK#{location_id}")]
 
+    def expected_by(self, locations: list[str], skus: set[str], moment: str) -> dict[str, int]:
+        """Units of these SKUs due at these locations by `moment`: what open purchase orders
+        still expect, and transfers on their way."""
+        expected: dict[str, int] = {}
+        for location_id in locations:
+            for item in DocItem.inbound.query(f"INBOUND#{location_id}", DocItem.gsi3sk <= f"{moment}#~"):
+                doc = item.doc
+                lines = ([(line["sku"], line["quantity"] - line["received"]) for line in doc["lines"]]
+                         if item.sk == "PO" else [(doc["sku"], doc["quantity"])])
+                for sku, units in lines:
+                    if sku in skus and units > 0:
+                        expected[sku] = expected.get(sku, 0) + units
+        return expected
+
     def holders(self, location_id: str, sku: str) -> list[tuple[str, int]]:
         """The orders holding the SKU at the location: [(order id, units)], newest order first."""
         found = [(item.order_id, int(item.quantity)) for item in HoldingItem.query(
@@ -189,8 +216,9 @@ class InventoryTable:
     def _write_document(tx, document: Document, now: str, tags: list[str]) -> None:
         key = f"{document.kind}#{document.doc_id}"
         history = int(document.doc.get("history_length", 0))
+        gsi3pk, gsi3sk = document.index or (None, None)
         item = DocItem(key, document.kind, doc={**document.doc, "history_length": history + len(document.events)},
-                       status=document.doc.get("status"))
+                       status=document.doc.get("status"), gsi3pk=gsi3pk, gsi3sk=gsi3sk)
         if document.version is None:
             tx.save(item, condition=DocItem.pk.does_not_exist())
             tags.append("duplicate")

@@ -47,9 +47,15 @@ def open_purchase_order(ctx: Context, supplier: str, location_id: str, expected_
     def once() -> PurchaseOrder:
         changes = [StockChange.by(ctx.inventory.stock_level(sku, location_id), "purchase_order",
                                   po.purchase_order_id, inbound=quantity) for sku, quantity in po.inbound().items()]
-        ctx.inventory.commit_stock(StockCommit(changes, [Document(PO, po.purchase_order_id, po.to_dict(), events)]))
+        ctx.inventory.commit_stock(StockCommit(changes, [Document(PO, po.purchase_order_id, po.to_dict(), events,
+                                                                  index=_due(po))]))
         return po
     return _retrying(ctx, once)
+
+
+def _due(po: PurchaseOrder) -> tuple[str, str] | None:
+    """An open order is listed as inbound at its location by the day it is due (availability to order)."""
+    return (f"INBOUND#{po.location_id}", f"{po.expected_at}#{po.purchase_order_id}") if po.status == "open" else None
 
 
 def load_purchase_order(ctx: Context, purchase_order_id: str) -> PurchaseOrder:
@@ -76,7 +82,7 @@ def receive_purchase_order(ctx: Context, purchase_order_id: str, receipt_id: str
                                        before.safety_stock, "purchase_receipt", purchase_order_id))
         try:
             ctx.inventory.commit_stock(StockCommit(changes, [Document(PO, purchase_order_id, po.to_dict(), events,
-                                                                      version)],
+                                                                      version, _due(po))],
                                                    guards=[f"po-receipt:{purchase_order_id}:{receipt_id}"]))
         except DuplicateReference:
             return load_purchase_order(ctx, purchase_order_id)  # the same receipt, applied by another delivery
@@ -100,7 +106,8 @@ def send_transfer(ctx: Context, sku: str, from_location_id: str, to_location_id:
         ctx.inventory.commit_stock(StockCommit(
             [StockChange.by(source, "transfer_out", transfer_id, on_hand=-quantity),
              StockChange.by(destination, "transfer_in_transit", transfer_id, inbound=quantity)],
-            [Document(TRANSFER, transfer_id, transfer.to_dict(), events)]))
+            [Document(TRANSFER, transfer_id, transfer.to_dict(), events,
+                      index=(f"INBOUND#{to_location_id}", f"{transfer.created_at}#{transfer_id}"))]))
         return transfer
     return _retrying(ctx, once)
 
