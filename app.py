@@ -102,6 +102,12 @@ def handle_reservation_check(event):
     return body(event)
 
 
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def handle_replenishment_check(event):
+    from functions.schedules import check_replenishment as body
+    return body(event)
+
+
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def handle_backorder_sweep(event):
     from functions.schedules import sweep_backorders as body

@@ -26,3 +26,11 @@ def reconcile_reservations(event) -> dict:
     from oms.services.inventory import repair_reservations
 
     return repair_reservations(context())
+
+
+def check_replenishment(event) -> list:
+    """Daily: ReplenishmentNeeded for each SKU that fell to its reorder point."""
+    from oms.bootstrap import context
+    from oms.services.replenishment import check
+
+    return check(context())

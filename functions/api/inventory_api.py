@@ -258,3 +258,34 @@ def channel_policy(channel: str):
     except UnknownLocation as error:
         raise ApiError(422, "unknown_location", f"no location {error}") from None
     return json_response(200, saved)
+
+
+# ---- replenishment -------------------------------------------------------------------------------------
+
+@inventory_api.route("/inventory/{sku}/locations/{location_id}/policy", methods=["PUT"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def put_replenishment_policy(sku: str, location_id: str):
+    from oms.domain.replenishment import ReplenishmentPolicy
+    from oms.services.inventory import UnknownLocation
+    from oms.services.replenishment import put_policy
+
+    from .ops_inputs import ReplenishmentPolicyIn
+
+    body = _body(ReplenishmentPolicyIn)
+    try:
+        saved = put_policy(_ctx(), sku, location_id, ReplenishmentPolicy(**body.model_dump()))
+    except UnknownLocation:
+        raise ApiError(422, "unknown_location", f"no location {location_id}") from None
+    return json_response(200, saved)
+
+
+@inventory_api.route("/replenishment/suggestions", methods=["GET"], authorizer=ops_token_authorizer)
+@api_errors
+def replenishment_suggestions():
+    from oms.services.replenishment import suggestions
+
+    location_id = (_params().get("location_id") or "").strip()
+    if not location_id or len(location_id) > 64:
+        raise ApiError(422, "validation_failed", "location_id: the location to suggest for")
+    return json_response(200, {"location_id": location_id, "suggestions": suggestions(_ctx(), location_id)})

@@ -244,3 +244,13 @@ class ChannelPolicyIn(_Input):
     locations: Annotated[list[LocationId], Field(max_length=200)] | None
     buffer_units: Annotated[StrictInt, Field(ge=0, le=10_000_000)] = 0
     share_percent: Annotated[StrictInt, Field(ge=0, le=100)] = 100
+
+
+class ReplenishmentPolicyIn(_Input):
+    lead_time_days: Annotated[float, Field(strict=True, ge=0, le=3650)]
+    service_level: Annotated[float, Field(strict=True, gt=0, lt=1)]
+    review_period_days: Annotated[float, Field(strict=True, ge=0, le=3650)] = 0
+    order_cost: Annotated[float, Field(strict=True, ge=0, le=1e9)] = 0
+    holding_cost_per_unit_year: Annotated[float, Field(strict=True, ge=0, le=1e9)] = 0
+    min_order_quantity: Annotated[StrictInt, Field(ge=1, le=10_000_000)] = 1
+    pack_size: Annotated[StrictInt, Field(ge=1, le=10_000_000)] = 1

@@ -386,7 +386,9 @@ def _stock_coming_in() -> list:
                                                       "reserved_after": 2, "on_hand": 5})
     reconciled = DomainEvent("SnapshotReconciled", {"snapshot_id": "ss1", "location_id": "WH1", "as_of": NOW,
                                                     "matched": 9990, "adjusted": 7, "flagged": 3, "unknown_skus": 0})
-    return events + sent + transfer.receive(NOW) + [reconciled, repaired]
+    needed = DomainEvent("ReplenishmentNeeded", {"sku": "TEE-BLK-M", "location_id": "WH1", "available": 3, "inbound": 0,
+                                                 "reorder_point": 57.58, "suggested_order_quantity": 312})
+    return events + sent + transfer.receive(NOW) + [reconciled, repaired, needed]
 
 
 def _a_case() -> list:

@@ -14,6 +14,7 @@
   PAYEVENT#<event id> / UNMATCHED  a processor event for a payment the OMS does not know
   SKU#<sku> ..., LOCATIONS ...     stock and locations: see dynamodb_inventory.py
   ALLOC#<location> / <sku>#<id>    units the order holds there (written with every reservation move)
+  DEMAND#<sku>@<location> / <day>  units ordered that day (placed_at), for replenishment
   BACKORDERS / <received_at>#<id>  orders waiting for stock, first come first served
   RETURN#<id> ...                  returns: see dynamodb_returns.py
   CASE#<id> ...                    cases: see dynamodb_cases.py
@@ -46,6 +47,7 @@ from .dynamodb_inventory import InventoryTable, movement
 from .dynamodb_models import (
     REGION,
     BackorderItem,
+    DemandItem,
     HistoryItem,
     HoldingItem,
     OrderItem,
@@ -124,6 +126,10 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
                         tx.save(item)
                     else:
                         tx.delete(item)
+                    tags.append("stock")
+                for sku, location_id, units in change.demand:
+                    tx.update(DemandItem(f"DEMAND#{sku}@{location_id}", order.placed_at[:10]),
+                              actions=[DemandItem.units.add(units)])
                     tags.append("stock")
                 for number in change.tracking_numbers:
                     tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),

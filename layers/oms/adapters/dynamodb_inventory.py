@@ -23,6 +23,7 @@ from oms.domain.inventory import Location, StockChange, StockLevel
 from oms.services.ports import ConcurrentModification, Document, DuplicateReference, StockCommit
 
 from .dynamodb_models import (
+    DemandItem,
     HistoryItem,
     HoldingItem,
     LocationItem,
@@ -140,6 +141,15 @@ class InventoryTable:
                     if sku in skus and units > 0:
                         expected[sku] = expected.get(sku, 0) + units
         return expected
+
+    def daily_demand(self, sku: str, location_id: str, first_day: str, last_day: str) -> dict[str, int]:
+        """Units ordered per day (YYYY-MM-DD) between the two days, both included."""
+        return {item.sk: int(item.units) for item in DemandItem.query(
+            f"DEMAND#{sku}@{location_id}", DemandItem.sk.between(first_day, last_day))}
+
+    def documents_listed(self, partition: str) -> list[tuple[dict, int]]:
+        """The documents listed under a partition of the documents' index (see Document.index)."""
+        return [(item.doc, int(item.version)) for item in DocItem.inbound.query(partition)]
 
     def holders(self, location_id: str, sku: str) -> list[tuple[str, int]]:
         """The orders holding the SKU at the location: [(order id, units)], newest order first."""

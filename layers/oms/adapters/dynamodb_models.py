@@ -81,6 +81,11 @@ class HoldingItem(_Item):
     order_id = UnicodeAttribute()
 
 
+class DemandItem(_Item):
+    """DEMAND#<sku>@<location> / <YYYY-MM-DD>: units ordered that day (by the orders' placed_at)."""
+    units = NumberAttribute(default=0)
+
+
 class MovementItem(_Item):
     """SKU#<sku> / MV#<location>#<when>#<reference>: on hand moved by `delta` (a shipment, a
     receipt, a count...), so a warehouse count taken at some moment can be brought up to now."""

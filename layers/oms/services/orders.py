@@ -61,7 +61,8 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         elif not order.fully_allocated and not was_waiting:
             backorder = "wait"
         return OrderCommit(order, events, backorder=backorder,
-                           stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan])
+                           stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan],
+                           demand=[(a.sku, a.location_id, a.quantity) for a in plan])
     return update_order(ctx, order_id, step)
 
 
@@ -85,7 +86,8 @@ def _give_back(sku: str, location_id: str, units: int, reason: str) -> Callable[
     def step(order: Order) -> OrderCommit:
         events, released = order.withdraw_reservation(sku, location_id, units, reason)
         return OrderCommit(order, events, stock_moves=[StockMove(a.sku, a.location_id, release=a.quantity)
-                                                       for a in released])
+                                                       for a in released],
+                           demand=[(a.sku, a.location_id, -a.quantity) for a in released])  # counted where it ships
     return step
 
 
