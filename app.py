@@ -96,6 +96,12 @@ def handle_sla_sweep(event):
     return body(event)
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def handle_reservation_sweep(event):
+    from functions.schedules import sweep_reservations as body
+    return body(event)
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def handle_reservation_check(event):
     from functions.schedules import reconcile_reservations as body

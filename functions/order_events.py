@@ -70,6 +70,14 @@ def offer_released_stock(detail: dict) -> None:
         retry_backorders(_ctx(), sku)
 
 
+def offer_expired_stock(detail: dict) -> None:
+    """An unpaid order's stock went back: waiting orders get it now."""
+    from oms.services.orders import retry_backorders
+
+    for sku in sorted({released["sku"] for released in detail["data"]["released"]}):
+        retry_backorders(_ctx(), sku)
+
+
 def take_payment(detail: dict) -> None:
     from oms.services.payments import take_payment as pay
 
@@ -94,7 +102,9 @@ def handle_validation(event) -> dict:
 
 def handle_allocation(event) -> dict:
     return consume(event, {"OrderValidated": allocate, "InventoryAdjusted": offer_new_stock,
-                           "OrderLinesCancelled": offer_released_stock})
+                           "OrderLinesCancelled": offer_released_stock,
+                           "HoldReleased": allocate,  # reservation_expired only (the rule filters)
+                           "InventoryReleased": offer_expired_stock})
 
 
 def resume_payment(detail: dict) -> None:

@@ -34,3 +34,11 @@ def check_replenishment(event) -> list:
     from oms.services.replenishment import check
 
     return check(context())
+
+
+def sweep_reservations(event) -> int:
+    """Every minute (OMS_RESERVATION_SWEEP_SECONDS locally): stock held too long for a payment goes back."""
+    from oms.bootstrap import context
+    from oms.services.orders import expire_reservations
+
+    return expire_reservations(context())

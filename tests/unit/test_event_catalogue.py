@@ -85,6 +85,7 @@ def test_enumerations_follow_the_domain():
         CHANNEL_PAYMENT_HOLDS,
         DISPUTE_HOLDS,
         EXCHANGE_HOLDS,
+        EXPIRY_HOLDS,
         PAYMENT_HOLDS,
         REFUND_HOLDS,
         SELF_CLEARING_HOLDS,
@@ -95,7 +96,7 @@ def test_enumerations_follow_the_domain():
     defs = load_schemas()["envelope"]["$defs"]
     assert set(defs["hold_type"]["enum"]) == {*VALIDATION_HOLDS, *PAYMENT_HOLDS, *SELF_CLEARING_HOLDS,
                                               *CHANNEL_PAYMENT_HOLDS, *CAPTURE_HOLDS, *DISPUTE_HOLDS, *REFUND_HOLDS,
-                                              *EXCHANGE_HOLDS}
+                                              *EXCHANGE_HOLDS, *EXPIRY_HOLDS}
     assert set(defs["tracking_status"]["enum"]) == set(TRACKING_STATUSES)
 
 
@@ -371,6 +372,12 @@ def _domain_runs() -> list[tuple[str, list]]:
     events += order.withdraw_reservation(order.lines[0].sku, "W1", 1, "count ss1 found fewer units")[0]
     runs.append(("a delivery group changed", events))
     runs.append(("stock coming in", _stock_coming_in()))
+    order, events = _received({"method": "channel", "status": "pending"})
+    events += order.record_validation([])
+    events += order.record_allocation([Allocation(line.line_id, line.sku, "W1", line.ordered) for line in order.lines])
+    events += order.record_prepaid(NOW)
+    events += order.expire_reservations("2024-11-05T16:03:20.512Z", 3600)[0]
+    runs.append(("an unpaid order's stock goes back", events))
     return runs
 
 

@@ -1,6 +1,7 @@
 """DynamoDB persistence through PynamoDB: one table, items keyed by pk/sk.
 
-  ORDER#<id>    / ORDER            the order aggregate (JSON doc, version)
+  ORDER#<id>    / ORDER            the order aggregate (JSON doc, version); on gsi5 while it holds stock
+                                   waiting for a payment (RESERVATIONS#UNPAID, by since when)
   ORDER#<id>    / H#<seq:08d>      its history: one item per domain event; the stream
                                    publishes these (transactional outbox)
   EXT#<channel>#<external_id> / REF  guard: one order per channel order, with its body hash
@@ -100,8 +101,11 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
         order = change.order
         pk = _order_key(order.order_id)
         now = self._clock.now()
+        waiting = order.holding_stock_unpaid_since()  # listed for the expiry sweep
         item = OrderItem(pk, "ORDER", doc=order.to_dict(), status=order.status,
-                         history_length=order.history_length + len(change.events))
+                         history_length=order.history_length + len(change.events),
+                         gsi5pk="RESERVATIONS#UNPAID" if waiting else None,
+                         gsi5sk=f"{waiting}#{order.order_id}" if waiting else None)
         if not change.is_new:
             item.version = order.version
         tags: list[str] = []
@@ -127,7 +131,10 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
                     else:
                         tx.delete(item)
                     tags.append("stock")
-                for sku, location_id, units in change.demand:
+                demand: dict[tuple[str, str], int] = {}
+                for sku, location_id, units in change.demand:  # one operation per item: a SKU on two lines adds once
+                    demand[(sku, location_id)] = demand.get((sku, location_id), 0) + units
+                for (sku, location_id), units in demand.items():
                     tx.update(DemandItem(f"DEMAND#{sku}@{location_id}", order.placed_at[:10]),
                               actions=[DemandItem.units.add(units)])
                     tags.append("stock")
@@ -201,6 +208,11 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
                   condition=StockItem.reserved >= move.ship)
         tx.save(movement(move.sku, move.location_id, -move.ship, "shipment", order_id, now))
         return ["stock", "stock"]
+
+    def expiring_reservations(self, moment: str, limit: int) -> list[str]:
+        """Orders that have held stock waiting for a payment since `moment` or before."""
+        return [item.pk.removeprefix("ORDER#") for item in OrderItem.expiring.query(
+            "RESERVATIONS#UNPAID", OrderItem.gsi5sk <= f"{moment}#~", limit=limit)]
 
     def history(self, order_id: str) -> list[dict]:
         items = HistoryItem.query(_order_key(order_id), HistoryItem.sk.startswith("H#"), consistent_read=True)

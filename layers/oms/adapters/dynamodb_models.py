@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from oms.domain.events import DomainEvent
@@ -22,11 +22,24 @@ class _Item(Model):
     sk = UnicodeAttribute(range_key=True)
 
 
+class _Expiring(GlobalSecondaryIndex):
+    class Meta:
+        index_name = "gsi5"
+        projection = KeysOnlyProjection()
+
+    gsi5pk = UnicodeAttribute(hash_key=True)
+    gsi5sk = UnicodeAttribute(range_key=True)
+
+
 class OrderItem(_Item):
     doc = JSONAttribute()
     status = UnicodeAttribute()
     history_length = NumberAttribute()
     version = VersionAttribute()
+    # Listed while it holds stock waiting for a payment, by when that stock goes back (sparse).
+    gsi5pk = UnicodeAttribute(null=True)
+    gsi5sk = UnicodeAttribute(null=True)
+    expiring = _Expiring()
 
 
 class HistoryItem(_Item):

@@ -23,6 +23,9 @@ EXCHANGE_HOLDS = ("awaiting_return",)
 # The channel has not been paid: cleared when it reports payment (Shopify orders/paid), or by an
 # operator who confirms the payment arrived another way (SFCC sends no such event).
 CHANNEL_PAYMENT_HOLDS = ("awaiting_payment",)
+# Stock held too long for a payment that did not come was given back: cleared (and the order
+# sourced again) when the payment arrives, or by an operator.
+EXPIRY_HOLDS = ("reservation_expired",)
 
 
 class OrderRuleViolation(ValueError):
@@ -37,3 +40,4 @@ class OrderRuleViolation(ValueError):
 class Hold:
     type: str
     detail: str
+    since: str | None = None  # when it was placed, where a timer runs from it (awaiting_payment)

@@ -25,6 +25,7 @@ from .holds import (  # noqa: F401
     CHANNEL_PAYMENT_HOLDS,
     DISPUTE_HOLDS,
     EXCHANGE_HOLDS,
+    EXPIRY_HOLDS,
     PAYMENT_HOLDS,
     REFUND_HOLDS,
     SELF_CLEARING_HOLDS,
@@ -359,6 +360,31 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
             if last:  # None: only lines the channel delivers itself are left
                 events.append(DomainEvent("OrderDelivered", {"delivered_at": last}))
         return events, released
+
+    def holding_stock_unpaid_since(self) -> str | None:
+        """Since when this order has held stock waiting for its payment (None: it holds none, or
+        is not waiting)."""
+        hold = next((h for h in self.holds if h.type == "awaiting_payment" and h.since), None)
+        return hold.since if hold and self.reserved_stock() else None
+
+    def expire_reservations(self, now: str, ttl_seconds: int) -> tuple[list[DomainEvent], list[Allocation]]:
+        """Stock held longer than `ttl_seconds` for a payment that has not come goes back to be
+        sold; the order is sourced again when the payment arrives."""
+        since = self.holding_stock_unpaid_since()
+        if since is None or (_moment(now) - _moment(since)).total_seconds() < ttl_seconds:
+            return [], []
+        released: list[Allocation] = []
+        for line in self.lines:
+            taken = self._release_reservations(line, line.allocated)
+            line.allocated -= sum(a.quantity for a in taken)
+            released += taken
+        self.allocations = [a for a in self.allocations if a.quantity]
+        self._settle_fulfillment_orders()
+        events = [DomainEvent("InventoryReleased", {"released": [asdict(a) for a in released],
+                                                    "reason": f"unpaid for {ttl_seconds} seconds"})]
+        return events + self._place_holds([Hold("reservation_expired", f"its stock went back after {ttl_seconds} s "
+                                                                       f"without payment; it is sourced again when "
+                                                                       f"the payment arrives")]), released
 
     def withdraw_reservation(self, sku: str, location_id: str, units: int,
                              reason: str) -> tuple[list[DomainEvent], list[Allocation]]:

@@ -45,7 +45,7 @@ class OrderPayments:
             return []
         at_channel = self.payment.channel_status
         if at_channel == "pending":
-            return self._place_holds([Hold("awaiting_payment", self._awaiting_payment_detail())])
+            return self._place_holds([Hold("awaiting_payment", self._awaiting_payment_detail(), since=now)])
         held = at_channel == "authorized"
         reference = self.payment.reference or self.external_id
         self.payment.processor = "channel"
@@ -80,7 +80,9 @@ class OrderPayments:
             return []
         self.payment.channel_status = "paid"
         events = [DomainEvent("ChannelPaymentReported", {"status": "paid"}),
-                  *self._release_hold("awaiting_payment", reason)]
+                  *self._release_hold("awaiting_payment", reason),
+                  # its stock was given back while it waited: it is sourced again (the allocation queue)
+                  *self._release_hold("reservation_expired", "the payment arrived")]
         if self.payment.status == "channel_authorized":
             self.payment.status = "paid"
             self._record_channel_capture(now)

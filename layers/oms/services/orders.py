@@ -3,6 +3,7 @@ commits the new state with its events atomically. A step with nothing to do (a d
 late event) commits nothing, so every step is safe to run again."""
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -89,6 +90,30 @@ def _give_back(sku: str, location_id: str, units: int, reason: str) -> Callable[
                                                        for a in released],
                            demand=[(a.sku, a.location_id, -a.quantity) for a in released])  # counted where it ships
     return step
+
+
+def reservation_ttl_seconds() -> int:
+    return int(os.environ.get("OMS_RESERVATION_TTL_SECONDS", "3600"))
+
+
+def expire_reservations(ctx: Context) -> int:
+    """Give back the stock of orders that held it longer than OMS_RESERVATION_TTL_SECONDS for a
+    payment that did not come, read from their index; returns how many orders gave stock back."""
+    ttl, now, expired = reservation_ttl_seconds(), ctx.clock.now(), 0
+
+    def step(order: Order) -> OrderCommit | None:
+        events, released = order.expire_reservations(now, ttl)
+        if not events:
+            return None
+        return OrderCommit(order, events, stock_moves=[StockMove(a.sku, a.location_id, release=a.quantity)
+                                                       for a in released])
+    from datetime import UTC, datetime, timedelta
+
+    cutoff = (datetime.fromisoformat(now.replace("Z", "+00:00")) - timedelta(seconds=ttl)).astimezone(UTC)
+    for order_id in ctx.store.expiring_reservations(cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                                                    100):
+        expired += bool(update_order(ctx, order_id, step))
+    return expired
 
 
 def retry_backorders(ctx: Context, sku: str | None = None) -> int:
