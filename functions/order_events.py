@@ -56,10 +56,14 @@ def allocate(detail: dict) -> None:
 
 
 def offer_new_stock(detail: dict) -> None:
+    """Units came (or safety stock fell): waiting orders get them. A count that found fewer, or
+    units that left, offer nothing."""
     from oms.services.orders import retry_backorders
 
-    if detail["data"]["available"] > 0:
-        retry_backorders(_ctx(), detail["data"]["sku"])
+    data = detail["data"]
+    grew = data["on_hand"] > data["previous_on_hand"] or data["safety_stock"] < data["previous_safety_stock"]
+    if data["available"] > 0 and grew:
+        retry_backorders(_ctx(), data["sku"])
 
 
 def offer_released_stock(detail: dict) -> None:
@@ -103,7 +107,7 @@ def handle_validation(event) -> dict:
 def handle_allocation(event) -> dict:
     return consume(event, {"OrderValidated": allocate, "InventoryAdjusted": offer_new_stock,
                            "OrderLinesCancelled": offer_released_stock,
-                           "HoldReleased": allocate,  # reservation_expired only (the rule filters)
+                           "HoldReleased": allocate,  # a no-op unless units wait to be sourced again
                            "InventoryReleased": offer_expired_stock})
 
 

@@ -74,7 +74,8 @@ def provision(stage: str, region: str, visibility_timeout: int | None = None) ->
     s3 = boto3.client("s3", region_name=region)
     for logical_id, props in by_type.get("AWS::S3::Bucket", []):
         name = resolver.resolve(props["BucketName"])
-        s3.create_bucket(Bucket=name)
+        s3.create_bucket(Bucket=name, **({} if region == "us-east-1" else {
+            "CreateBucketConfiguration": {"LocationConstraint": region}}))
         resolver.refs[logical_id] = name
         resolver.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
         queues_config = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])

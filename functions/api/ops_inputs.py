@@ -210,13 +210,31 @@ class SkuQuantity(_Input):
 class PurchaseOrderIn(_Input):
     supplier: Short
     location_id: LocationId
-    expected_at: Annotated[str, Field(strict=True, pattern=r"^\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2}))?$")]
-    lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=500)]
+    expected_at: Annotated[str, Field(strict=True, min_length=10, max_length=40)]
+    # Each line moves a stock item in the order's one transaction (DynamoDB takes 100 items).
+    lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=30)]
+
+    @model_validator(mode="after")
+    def _a_real_time(self):
+        """A day (`2026-12-10`) or a time with its zone, kept as UTC so due times compare as text."""
+        from datetime import UTC, date, datetime
+
+        try:
+            if len(self.expected_at) == 10:
+                date.fromisoformat(self.expected_at)
+                return self
+            when = datetime.fromisoformat(self.expected_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError("expected_at: a date (YYYY-MM-DD) or an ISO 8601 time") from None
+        if when.tzinfo is None:
+            raise ValueError("expected_at: a time needs its zone (Z or an offset)")
+        self.expected_at = when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return self
 
 
 class ReceiptIn(_Input):
     receipt_id: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
-    lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=500)]
+    lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=30)]
 
 
 class TransferIn(_Input):

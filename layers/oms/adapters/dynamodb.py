@@ -159,8 +159,9 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
                 elif change.backorder == "done":
                     tx.delete(BackorderItem("BACKORDERS", backorder_key, order_id=order.order_id, skus=[]))
         except TransactWriteError as error:
-            if error.cause_response_code == "ValidationException" and "size" in (error.cause_response_message or ""):
-                raise OrderTooLarge(order.order_id) from error
+            message = error.cause_response_message or ""
+            if error.cause_response_code == "ValidationException" and ("size" in message or "100" in message):
+                raise OrderTooLarge(order.order_id) from error  # past an item's 400 KB, or 100 items a transaction
             failed = failed_conditions(error, tags)
             if "duplicate" in failed:
                 raise DuplicateReference(order.external_id) from error

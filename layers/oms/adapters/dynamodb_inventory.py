@@ -89,7 +89,9 @@ def write_stock(tx, change: StockChange, now: str, tags: list[str]) -> None:
                       safety_stock=change.safety_stock, inbound=change.inbound,
                       available=change.on_hand - before.reserved - change.safety_stock, version=version,
                       moved_at=now if moved else before.moved_at, gsi2pk=f"STOCK#{location}", gsi2sk=sku),
-            condition=((StockItem.version == before.version) & (StockItem.reserved == before.reserved))
+            # Shipments move on_hand and reserved without a version: all three must be as read.
+            condition=((StockItem.version == before.version) & (StockItem.reserved == before.reserved)
+                       & (StockItem.on_hand == before.on_hand))
             if before.version else StockItem.pk.does_not_exist())
     tags.append("stock")
     if moved:
@@ -177,19 +179,21 @@ class InventoryTable:
                 tx.update(StockItem(f"SKU#{before.sku}", f"LOC#{before.location_id}"),
                           actions=[StockItem.reserved.set(reserved), StockItem.version.set(version),
                                    StockItem.available.set(before.on_hand - reserved - before.safety_stock)],
-                          condition=(StockItem.version == before.version) & (StockItem.reserved == before.reserved))
+                          condition=(StockItem.version == before.version) & (StockItem.reserved == before.reserved)
+                          & (StockItem.on_hand == before.on_hand))
                 tx.save(HistoryItem(f"SKU#{before.sku}", f"H#{before.location_id}#{version:08d}",
                                     **history_record(f"{before.sku}@{before.location_id}", version,
                                                      self._clock.now(), event)))
         except TransactWriteError as error:
             raise ConcurrentModification(f"stock {before.sku}@{before.location_id}") from error
 
-    def moved_since(self, sku: str, location_id: str, moment: str) -> tuple[int, bool]:
-        """What moved on hand at the location after `moment`: (the net of the goods that came and
-        went, whether it was counted again since: a newer count is newer truth)."""
+    def moved_since(self, sku: str, location_id: str, moment: str, but: str | None = None) -> tuple[int, bool]:
+        """What moved on hand at the location after `moment` (leaving out what `but` moved: a
+        count being applied again): (the net of the goods that came and went, whether it was
+        counted again since: a newer count is newer truth)."""
         moves = [item for item in MovementItem.query(f"SKU#{sku}", MovementItem.sk > f"MV#{location_id}#{moment}",
                                                      consistent_read=True)
-                 if item.sk.startswith(f"MV#{location_id}#")]
+                 if item.sk.startswith(f"MV#{location_id}#") and not (but and item.sk.endswith(f"#{but}"))]
         return (sum(int(m.delta) for m in moves if m.reason not in RECOUNTS),
                 any(m.reason in RECOUNTS for m in moves))
 
@@ -218,6 +222,8 @@ class InventoryTable:
                     tx.save(RefItem(f"GUARD#{guard}", "REF", order_id=""), condition=RefItem.pk.does_not_exist())
                     tags.append("duplicate")
         except TransactWriteError as error:
+            if error.cause_response_code == "ValidationException":
+                raise ValueError(f"the change is too large to write at once: {error.cause_response_message}") from None
             if "duplicate" in failed_conditions(error, tags):
                 raise DuplicateReference(change.guards[0] if change.guards else "document") from error
             raise ConcurrentModification("stock") from error

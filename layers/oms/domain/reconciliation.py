@@ -46,9 +46,8 @@ def reconcile(*, snapshot_id: str, location_id: str, mode: str, counted: dict[st
         if drift == 0:
             outcome.matched += 1
             continue
-        threshold = max(level.on_hand * max_drift_percent / 100, MIN_FLAG_UNITS)
-        reason = ("negative_after_movements" if truth < 0
-                  else "drift_over_threshold" if abs(drift) > threshold else None)
+        large = abs(drift) > level.on_hand * max_drift_percent / 100 and abs(drift) >= MIN_FLAG_UNITS
+        reason = "negative_after_movements" if truth < 0 else "drift_over_threshold" if large else None
         if reason:
             outcome.flagged.append({"sku": sku, "expected": level.on_hand, "counted": counted[sku], "drift": drift,
                                     "reason": reason})

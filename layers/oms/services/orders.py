@@ -106,7 +106,8 @@ def expire_reservations(ctx: Context) -> int:
         if not events:
             return None
         return OrderCommit(order, events, stock_moves=[StockMove(a.sku, a.location_id, release=a.quantity)
-                                                       for a in released])
+                                                       for a in released],
+                           demand=[(a.sku, a.location_id, -a.quantity) for a in released])  # counted again when paid
     from datetime import UTC, datetime, timedelta
 
     cutoff = (datetime.fromisoformat(now.replace("Z", "+00:00")) - timedelta(seconds=ttl)).astimezone(UTC)

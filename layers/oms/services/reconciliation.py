@@ -18,6 +18,7 @@ from .ports import ConcurrentModification, Document, DuplicateReference, StockCo
 
 SNAPSHOT = "SNAPSHOT"
 WRITE_BATCH = 25  # stock changes per transaction (each writes 3 items; DynamoDB takes 100)
+LISTED = 1000  # entries of each list a snapshot's result keeps
 
 
 class InvalidSnapshot(ValueError):
@@ -59,14 +60,33 @@ def submit(ctx: Context, *, location_id: str, as_of: str, mode: str, items: list
         raise InvalidSnapshot(f"mode must be one of {', '.join(MODES)}")
     as_of = moment_of(as_of)
     snapshot_id = snapshot_id or snapshot_id_for(location_id, as_of, mode, items)
+    _recent_enough(ctx, as_of)
     doc = {"snapshot_id": snapshot_id, "location_id": location_id, "as_of": as_of, "mode": mode,
            "status": "processing", "source": source, "lines": len(items), "received_at": ctx.clock.now()}
+    existing = ctx.inventory.load_document(SNAPSHOT, snapshot_id)
+    if existing and existing[0]["status"] != "processing":
+        return existing[0], False  # the same snapshot again
+    # Stored before it is recorded (the same key each time), so a retry after a failure stores it again.
+    ctx.imports.put_snapshot(snapshot_id, {**doc, "items": items})
     try:
         ctx.inventory.commit_stock(StockCommit(documents=[Document(SNAPSHOT, snapshot_id, doc)]))
     except DuplicateReference:
-        return ctx.inventory.load_document(SNAPSHOT, snapshot_id)[0], False  # the same snapshot again
-    ctx.imports.put_snapshot(snapshot_id, {**doc, "items": items})
+        return ctx.inventory.load_document(SNAPSHOT, snapshot_id)[0], False
     return doc, True
+
+
+def _recent_enough(ctx: Context, as_of: str) -> None:
+    """Movements are kept MOVEMENT_DAYS: an older count cannot be brought up to now; nor can one
+    from the future."""
+    from datetime import datetime, timedelta
+
+    from oms.adapters.dynamodb_inventory import MOVEMENT_DAYS
+
+    when, now = (datetime.fromisoformat(t.replace("Z", "+00:00")) for t in (as_of, ctx.clock.now()))
+    if when > now + timedelta(minutes=5):
+        raise InvalidSnapshot("as_of is in the future")
+    if when < now - timedelta(days=MOVEMENT_DAYS):
+        raise InvalidSnapshot(f"as_of is more than {MOVEMENT_DAYS} days ago: what moved since is no longer known")
 
 
 def parse_csv(raw: bytes) -> list[dict]:
@@ -96,17 +116,23 @@ def process(ctx: Context, snapshot: dict) -> dict:
         counted[item["sku"]] = counted.get(item["sku"], 0) + item["on_hand"]
     levels = {level.sku: level for level in ctx.inventory.stock_at(location_id)}
     known = ctx.inventory.known_skus(set(counted))
-    since = {sku: ctx.inventory.moved_since(sku, location_id, snapshot["as_of"]) for sku in counted
+    since = {sku: ctx.inventory.moved_since(sku, location_id, snapshot["as_of"], but=snapshot_id) for sku in counted
              if sku in levels and (levels[sku].moved_at or "") > snapshot["as_of"]}
     outcome = reconcile(snapshot_id=snapshot_id, location_id=location_id, mode=snapshot["mode"], counted=counted,
                         levels=levels, moved_after={sku: net for sku, (net, _) in since.items()}, known_skus=known,
                         max_drift_percent=max_drift_percent(),
                         recounted={sku for sku, (_, again) in since.items() if again})
     adjusted, flagged = _write(ctx, outcome, counted, snapshot)
+    short = {entry["sku"] for entry in adjusted} | {sku for sku in counted if sku in levels
+                                                   and levels[sku].reserved > levels[sku].on_hand}
+    flagged = outcome.flagged + flagged
     result = {**doc, "status": "completed", "completed_at": ctx.clock.now(), "matched": outcome.matched,
-              "adjusted": adjusted, "flagged": outcome.flagged + flagged, "unknown_skus": outcome.unknown_skus,
-              "missing_in_snapshot": outcome.missing_in_snapshot,
-              "sourced_again": _source_again(ctx, adjusted, snapshot)}
+              # One item holds at most 400 KB: the first LISTED of each list, and how many there are.
+              "adjusted_count": len(adjusted), "flagged_count": len(flagged),
+              "adjusted": adjusted[:LISTED], "flagged": flagged[:LISTED],
+              "unknown_skus": outcome.unknown_skus[:LISTED],
+              "missing_in_snapshot": outcome.missing_in_snapshot[:LISTED],
+              "sourced_again": _source_again(ctx, sorted(short), snapshot)}
     from oms.domain.events import DomainEvent
 
     event = DomainEvent("SnapshotReconciled", {
@@ -116,7 +142,8 @@ def process(ctx: Context, snapshot: dict) -> dict:
     try:
         ctx.inventory.commit_stock(StockCommit(documents=[Document(SNAPSHOT, snapshot_id, result, [event], version)]))
     except ConcurrentModification:
-        pass  # another delivery completed it
+        if ctx.inventory.load_document(SNAPSHOT, snapshot_id)[0]["status"] != "completed":
+            raise  # not another delivery's doing: the message comes back
     return result
 
 
@@ -136,17 +163,18 @@ def _write(ctx: Context, outcome, counted: dict[str, int], snapshot: dict) -> tu
     return adjusted, flagged
 
 
-def _source_again(ctx: Context, adjusted: list[dict], snapshot: dict) -> list[dict]:
-    """Where the count left fewer units than orders hold, those orders are sourced again
-    elsewhere or backordered (never silently left holding stock that is not there)."""
+def _source_again(ctx: Context, skus: list[str], snapshot: dict) -> list[dict]:
+    """Where the count left fewer units than orders hold (also a count applied before a failure,
+    delivered again), those orders are sourced again elsewhere or backordered: never silently
+    left holding stock that is not there."""
     from .orders import source_again
 
     moved = []
-    for entry in adjusted:
-        level = ctx.inventory.stock_level(entry["sku"], snapshot["location_id"])
+    for sku in skus:
+        level = ctx.inventory.stock_level(sku, snapshot["location_id"])
         if level.reserved > level.on_hand:
-            moved += [{"sku": entry["sku"], **m} for m in source_again(
-                ctx, entry["sku"], snapshot["location_id"], level.reserved - level.on_hand,
+            moved += [{"sku": sku, **m} for m in source_again(
+                ctx, sku, snapshot["location_id"], level.reserved - level.on_hand,
                 f"count {snapshot['snapshot_id']} found fewer units")]
     return moved
 
@@ -160,7 +188,8 @@ def _one_at_a_time(ctx: Context, sku: str, counted: dict[str, int], snapshot: di
                    flagged: list[dict]) -> StockChange | None:
     for attempt in range(5):
         level = ctx.inventory.stock_level(sku, snapshot["location_id"])
-        moved, again = ctx.inventory.moved_since(sku, snapshot["location_id"], snapshot["as_of"])
+        moved, again = ctx.inventory.moved_since(sku, snapshot["location_id"], snapshot["as_of"],
+                                                 but=snapshot["snapshot_id"])
         outcome = reconcile(snapshot_id=snapshot["snapshot_id"], location_id=snapshot["location_id"],
                             mode="partial", counted={sku: counted[sku]}, levels={sku: level},
                             moved_after={sku: moved}, known_skus={sku}, max_drift_percent=max_drift_percent(),
@@ -211,12 +240,17 @@ def submit_file(ctx: Context, settings: dict, items: list[dict]) -> tuple[dict, 
         raise UnknownLocation(settings["location_id"])
     if settings["mode"] not in MODES:
         raise InvalidSnapshot(f"mode must be one of {', '.join(MODES)}")
+    _recent_enough(ctx, as_of)
     doc = {"snapshot_id": snapshot_id, "location_id": settings["location_id"], "as_of": as_of,
            "mode": settings["mode"], "status": "processing", "source": "file", "lines": len(items),
            "received_at": ctx.clock.now()}
-    try:
-        ctx.inventory.commit_stock(StockCommit(documents=[Document(SNAPSHOT, snapshot_id, doc)]))
-    except DuplicateReference:
+    existing = ctx.inventory.load_document(SNAPSHOT, snapshot_id)
+    if existing and existing[0]["status"] != "rejected":
+        return existing[0], False
+    try:  # new, or a corrected file under the id of one that was rejected
+        ctx.inventory.commit_stock(StockCommit(documents=[Document(SNAPSHOT, snapshot_id, doc,
+                                                                   version=existing[1] if existing else None)]))
+    except (DuplicateReference, ConcurrentModification):
         return ctx.inventory.load_document(SNAPSHOT, snapshot_id)[0], False
     return doc, True
 
