@@ -375,6 +375,7 @@ def cost_per_snapshot(stack, client: OmsClient, recorder: CallRecorder) -> list[
     say(f"cost per snapshot: a {SNAPSHOT_LINES:,}-line count, 100 small drifts and 10 large ones")
     skus = [f"BENCH-{n:05d}" for n in range(SNAPSHOT_LINES)]
     seed_stock(skus, 50)
+    recorder.enabled = True  # the throughput run turned it off
     wait_idle(stack, recorder)
     recorder.reset()
     started = time.perf_counter()
