@@ -106,3 +106,15 @@ def test_the_reservation_check_repairs_a_reserved_count_orders_do_not_hold(stock
     assert level(api, "SKU-2")["reserved"] == 2 and api.order(order_id)["lines"][0]["allocated"] == 2
     history = api.ops("GET", "/inventory/SKU-2/history").json_body["adjustments"]
     assert history[-1]["event_type"] == "InventoryDriftRepaired"
+
+
+def test_a_bad_file_dropped_twice_is_rejected_once(stocked):
+    api = stocked
+    s3 = boto3.client("s3")
+    for _ in range(2):
+        s3.put_object(Bucket=TEST_ENV["OMS_IMPORTS_BUCKET"], Key="snapshots/wms/no-settings.csv",
+                      Body=b"sku,on_hand\nSKU-1,4\n", Metadata={"snapshot_id": "WMS-0009"})
+        api.pipeline.drain()
+    rejected = api.ops("GET", "/inventory/snapshots/WMS-0009").json_body
+    assert rejected["status"] == "rejected" and "location_id" in rejected["error"]
+    assert api.pipeline.queue_depth("ImportsDeadLetterQueue") == 0

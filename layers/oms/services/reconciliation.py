@@ -260,6 +260,6 @@ def _reject(ctx: Context, snapshot_id: str, key: str, why: str) -> dict:
            "received_at": ctx.clock.now()}
     try:
         ctx.inventory.commit_stock(StockCommit(documents=[Document(SNAPSHOT, snapshot_id, doc)]))
-    except DuplicateReference:
-        pass  # recorded before
+    except DuplicateReference:  # the same file, rejected before: answer with what was recorded then
+        return ctx.inventory.load_document(SNAPSHOT, snapshot_id)[0]
     return doc
