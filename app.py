@@ -102,6 +102,12 @@ def handle_reservation_sweep(event):
     return body(event)
 
 
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def handle_availability_sweep(event):
+    from functions.channel_events import sweep_unsent_stock as body
+    return body(event)
+
+
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def handle_reservation_check(event):
     from functions.schedules import reconcile_reservations as body

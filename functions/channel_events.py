@@ -1,5 +1,5 @@
 """The channel-updates queue: tells Shopify / SFCC about shipments, deliveries and
-cancellations. A channel that is down or rate-limits us gets the message again later, with
+cancellations, and Shopify what it may sell. A channel that is down or rate-limits us gets the message again later, with
 exponential backoff (or the channel's Retry-After), until the queue's redrive sends it to the DLQ."""
 from __future__ import annotations
 
@@ -38,12 +38,16 @@ def backoff_seconds(receive_count: int, retry_after: float | None) -> int:
 
 def handle_channel_updates(event) -> dict:
     from oms.bootstrap import context
-    from oms.services.channel_updates import tell_channel
+    from oms.services.channel_stock import CHANGES_STOCK, availability_changed
+    from oms.services.channel_updates import TOLD_ABOUT, tell_channel
     from oms.services.ports import ChannelRejected, ChannelUnavailable
 
     def tell(detail: dict, record) -> None:
         try:
-            outcome = tell_channel(context(), detail)
+            # A cancellation is both something to tell the channel and stock it may sell again.
+            steps = [step for step, types in ((tell_channel, TOLD_ABOUT), (availability_changed, CHANGES_STOCK))
+                     if detail["event_type"] in types]
+            outcome = ",".join(step(context(), detail) for step in steps)
         except ChannelUnavailable as error:
             delay = backoff_seconds(int(record.attributes.approximate_receive_count), error.retry_after)
             logger.warning("channel unavailable; retrying later", extra={"error": str(error), "delay": delay})
@@ -56,6 +60,21 @@ def handle_channel_updates(event) -> dict:
             raise
         logger.info("channel update", extra={"outcome": outcome, "event_type": detail["event_type"]})
 
-    from oms.services.channel_updates import TOLD_ABOUT
+    return consume(event, {name: tell for name in (*TOLD_ABOUT, *CHANGES_STOCK)}, with_record=True)
 
-    return consume(event, {name: tell for name in TOLD_ABOUT}, with_record=True)
+
+def sweep_unsent_stock(event) -> dict:
+    """Every minute (OMS_AVAILABILITY_SWEEP_SECONDS locally): push what a lost message left
+    unsent. A channel that cannot take it now is tried at the next sweep."""
+    from oms.bootstrap import context
+    from oms.services.channel_stock import PUSHED_CHANNELS, push_unsent
+    from oms.services.ports import ChannelUnavailable
+
+    outcomes = {}
+    for channel in PUSHED_CHANNELS:
+        try:
+            outcomes[channel] = push_unsent(context(), channel)
+        except ChannelUnavailable as error:
+            logger.warning("channel stock push deferred", extra={"channel": channel, "error": str(error)})
+            outcomes[channel] = "deferred"
+    return outcomes

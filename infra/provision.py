@@ -11,6 +11,23 @@ import boto3
 from .cfn import Resolver, load_template
 
 ACCOUNT = "123456789012"
+# Template parameters the local stack takes from the environment (as a deploy takes them).
+PARAMETER_SETTINGS = {"ShopifyShopDomain": "OMS_SHOPIFY_SHOP_DOMAIN"}
+
+
+def _condition(test, parameters: dict[str, str]) -> bool:
+    """The few condition functions the template uses: Not, Equals, And, Or over Refs and literals."""
+    def value(v):
+        return parameters[v["Ref"]] if isinstance(v, dict) and "Ref" in v else v
+    (function, args), = test.items()
+    if function == "Fn::Not":
+        return not _condition(args[0], parameters)
+    if function == "Fn::Equals":
+        return value(args[0]) == value(args[1])
+    if function in ("Fn::And", "Fn::Or"):
+        results = [_condition(arg, parameters) for arg in args]
+        return all(results) if function == "Fn::And" else any(results)
+    raise ValueError(f"condition function {function} is not supported locally")
 
 
 def provision(stage: str, region: str, visibility_timeout: int | None = None) -> tuple[dict, Resolver]:
@@ -20,8 +37,13 @@ def provision(stage: str, region: str, visibility_timeout: int | None = None) ->
     parameters.update(Stage=stage, MailFrom=os.environ.get("OMS_MAIL_FROM") or parameters.get("MailFrom", ""))
     resolver = Resolver(parameters, {"AWS::Region": region, "AWS::AccountId": ACCOUNT,
                                            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com"})
+    parameters.update({name: os.environ[setting] for name, setting in PARAMETER_SETTINGS.items()
+                       if os.environ.get(setting)})
+    holds = {name: _condition(test, parameters) for name, test in template.get("Conditions", {}).items()}
     by_type: dict[str, list[tuple[str, dict]]] = {}
     for logical_id, resource in resources.items():
+        if "Condition" in resource and not holds[resource["Condition"]]:
+            continue
         by_type.setdefault(resource["Type"], []).append((logical_id, resource.get("Properties", {})))
 
     dynamodb = boto3.client("dynamodb", region_name=region)

@@ -197,7 +197,8 @@ class ScheduleFirer(_Loop):
 
 
 # Schedules whose local rate a setting may change (the SLA sweep runs every minute in AWS).
-LOCAL_RATES = {"handle_sla_sweep": "OMS_SLA_SWEEP_SECONDS", "handle_reservation_sweep": "OMS_RESERVATION_SWEEP_SECONDS"}
+LOCAL_RATES = {"handle_sla_sweep": "OMS_SLA_SWEEP_SECONDS", "handle_reservation_sweep": "OMS_RESERVATION_SWEEP_SECONDS",
+               "handle_availability_sweep": "OMS_AVAILABILITY_SWEEP_SECONDS"}
 
 
 def rate_seconds(expression) -> float:

@@ -25,6 +25,12 @@ def _channel_api(channel: str):
     return notifier_for(channel)
 
 
+def _channel_stock(channel: str):
+    from oms.adapters.channels.notifiers import stock_for
+
+    return stock_for(channel)
+
+
 def _payment_processor():
     name = os.environ.get("OMS_PAYMENTS", "stripe")
     if name != "stripe":
@@ -55,4 +61,5 @@ def context() -> Context:
                    returns=store, new_return_id=new_return_id, new_rma_number=new_rma_number,
                    cases=store, new_case_id=new_case_id, new_case_number=new_case_number,
                    notifications=store, mailer=_mailer(), imports=_imports(),
+                   channel_stock=_channel_stock, stock_log=store,
                    authorization_validity_days=int(os.environ.get("OMS_AUTHORIZATION_VALIDITY_DAYS", "7")))

@@ -13,7 +13,9 @@ Rules:
 - a rule's path without "?" matches the request's path whatever its query; a path with "?"
   must match the path and query exactly;
 - a rule answers the same every time, or with `sequence` answers each call with the next
-  (status, body[, headers]) and repeats the last one when the sequence runs out;
+  (status, body[, headers]) and repeats the last one when the sequence runs out, or with
+  `respond` calls it with the recorded request and sends the (status, body[, headers]) it returns
+  (a stand-in that keeps state);
 - a body that is a dict or list is sent as JSON; str and bytes are sent as they are; None
   sends an empty body;
 - a request no rule matches gets 404 {"errors": "Not Found"} (Shopify's own answer).
@@ -31,8 +33,8 @@ NOT_FOUND = (404, {"errors": "Not Found"}, {})
 
 
 class _Rule:
-    def __init__(self, method: str, path: str, replies: list[tuple], delay: float):
-        self.method, self.path, self.delay = method.upper(), path, delay
+    def __init__(self, method: str, path: str, replies: list[tuple], delay: float, respond=None):
+        self.method, self.path, self.delay, self.respond = method.upper(), path, delay, respond
         self.replies = [(reply[0], reply[1] if len(reply) > 1 else None, reply[2] if len(reply) > 2 else {})
                         for reply in replies]
         self.calls = 0
@@ -41,7 +43,11 @@ class _Rule:
         wanted = path if "?" in self.path else path.split("?", 1)[0]
         return method == self.method and wanted == self.path
 
-    def next_reply(self) -> tuple:
+    def next_reply(self, request: dict) -> tuple:
+        if self.respond is not None:
+            self.calls += 1
+            reply = self.respond(request)
+            return reply[0], reply[1] if len(reply) > 1 else None, reply[2] if len(reply) > 2 else {}
         reply = self.replies[min(self.calls, len(self.replies) - 1)]
         self.calls += 1
         return reply
@@ -62,11 +68,11 @@ class RecordingServer:
         return f"http://{host}:{port}"
 
     def answer(self, method: str, path: str, status: int = 200, body=None, headers: dict | None = None, *,
-               sequence: list[tuple] | None = None, delay: float = 0.0) -> None:
+               sequence: list[tuple] | None = None, delay: float = 0.0, respond=None) -> None:
         """Script the answer to `method path`; `delay` (seconds) holds each answer back."""
         replies = sequence or [(status, body, headers or {})]
         with self._lock:
-            self._rules.append(_Rule(method, path, list(replies), delay))
+            self._rules.append(_Rule(method, path, list(replies), delay, respond))
 
     def __enter__(self) -> RecordingServer:
         self._thread.start()
@@ -81,21 +87,23 @@ class RecordingServer:
 
     # ---- the request handler ----------------------------------------------------------------
 
-    def _reply_for(self, method: str, path: str) -> tuple[tuple, float]:
+    def _reply_for(self, method: str, path: str, request: dict) -> tuple[tuple, float]:
         with self._lock:
             for rule in self._rules:
                 if rule.matches(method, path):
-                    return rule.next_reply(), rule.delay
+                    return rule.next_reply(request), rule.delay
         return NOT_FOUND, 0.0
 
-    def _record(self, method: str, path: str, headers, raw: bytes) -> None:
+    def _record(self, method: str, path: str, headers, raw: bytes) -> dict:
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
+        request = {"method": method, "path": path, "body": body, "raw": raw,
+                   "headers": {name.lower(): value for name, value in headers.items()}}
         with self._lock:
-            self.requests.append({"method": method, "path": path, "body": body, "raw": raw,
-                                  "headers": {name.lower(): value for name, value in headers.items()}})
+            self.requests.append(request)
+        return request
 
     def _handler_class(self):
         recorder = self
@@ -104,8 +112,8 @@ class RecordingServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                recorder._record(self.command, self.path, self.headers, raw)
-                (status, body, headers), delay = recorder._reply_for(self.command, self.path)
+                request = recorder._record(self.command, self.path, self.headers, raw)
+                (status, body, headers), delay = recorder._reply_for(self.command, self.path, request)
                 if delay:
                     time.sleep(delay)
                 payload, content_type = _encode(body)

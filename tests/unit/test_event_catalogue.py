@@ -395,7 +395,10 @@ def _stock_coming_in() -> list:
                                                     "matched": 9990, "adjusted": 7, "flagged": 3, "unknown_skus": 0})
     needed = DomainEvent("ReplenishmentNeeded", {"sku": "TEE-BLK-M", "location_id": "WH1", "available": 3, "inbound": 0,
                                                  "reorder_point": 57.58, "suggested_order_quantity": 312})
-    return events + sent + transfer.receive(NOW) + [reconciled, repaired, needed]
+    from oms.domain.availability import ChannelPolicy, policy_changed
+
+    policies = [policy_changed("shopify", ChannelPolicy(("WH1",), 5, 80)), policy_changed("web", ChannelPolicy())]
+    return events + sent + transfer.receive(NOW) + [reconciled, repaired, needed, *policies]
 
 
 def _a_case() -> list:

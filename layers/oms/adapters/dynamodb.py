@@ -44,6 +44,7 @@ from oms.services.ports import (
 )
 
 from .dynamodb_cases import CasesTable
+from .dynamodb_channel_stock import ChannelStockTable
 from .dynamodb_inventory import InventoryTable, movement
 from .dynamodb_models import (
     REGION,
@@ -77,8 +78,9 @@ def _order_key(order_id: str) -> str:
     return f"ORDER#{order_id}"
 
 
-class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable):
-    """Implements OrderStore, InventoryStore, ReturnStore, CaseStore and NotificationLog on one table."""
+class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, ChannelStockTable):
+    """Implements OrderStore, InventoryStore, ReturnStore, CaseStore, NotificationLog and
+    ChannelStockLog on one table."""
 
     def __init__(self, clock):
         self._clock = clock

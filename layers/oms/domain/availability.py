@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .events import DomainEvent
 from .inventory import StockLevel
 
 
@@ -28,3 +29,10 @@ def availability(sku: str, levels: list[StockLevel], policy: ChannelPolicy, expe
     atf = max(0, available * policy.share_percent // 100 - policy.buffer_units)
     ato = atf + expected * policy.share_percent // 100
     return {"sku": sku, "atf": atf, "ato": ato}
+
+
+def policy_changed(channel: str, policy: ChannelPolicy) -> DomainEvent:
+    """What the channel may sell of every SKU may have changed: channels that keep a count are told."""
+    return DomainEvent("ChannelInventoryPolicyChanged", {
+        "channel": channel, "locations": list(policy.locations) if policy.locations is not None else None,
+        "buffer_units": policy.buffer_units, "share_percent": policy.share_percent})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-from oms.domain.availability import ChannelPolicy, availability
+from oms.domain.availability import ChannelPolicy, availability, policy_changed
 
 from .context import Context
 from .ports import ConcurrentModification, Document, DuplicateReference, StockCommit
@@ -41,6 +41,8 @@ def put_channel_policy(ctx: Context, channel: str, locations: list[str] | None, 
         try:
             ctx.inventory.commit_stock(StockCommit(documents=[Document(
                 CHANNEL_POLICY, channel, {**doc, "history_length": found[0].get("history_length", 0) if found else 0},
+                events=[policy_changed(channel, ChannelPolicy(
+                    tuple(locations) if locations is not None else None, buffer_units, share_percent))],
                 version=found[1] if found else None)]))
             return doc
         except (ConcurrentModification, DuplicateReference):

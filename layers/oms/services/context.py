@@ -10,6 +10,8 @@ from typing import Protocol
 from .ports import (
     CaseStore,
     ChannelNotifier,
+    ChannelStock,
+    ChannelStockLog,
     InventoryStore,
     Mailer,
     NotificationLog,
@@ -20,6 +22,10 @@ from .ports import (
 
 
 def _no_channel_api(channel: str) -> ChannelNotifier | None:
+    return None
+
+
+def _no_channel_stock(channel: str) -> ChannelStock | None:
     return None
 
 
@@ -50,6 +56,8 @@ class Context:
     notifications: NotificationLog | None = None
     mailer: Mailer | None = None
     imports: object | None = None  # the imports bucket (adapters.imports.S3Imports)
+    channel_stock: Callable[[str], ChannelStock | None] = _no_channel_stock  # a channel that keeps a count
+    stock_log: ChannelStockLog | None = None
 
     def backoff(self, attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
         """Full-jitter exponential backoff between retries of a contended or failing step."""

@@ -304,6 +304,35 @@ class ChannelRefundResult:
     status: str  # succeeded | pending | failed
 
 
+@dataclass
+class StockPush:
+    """What a channel's stock API did with the quantities it was given."""
+    pushed: dict[str, int] = field(default_factory=dict)  # SKU -> what the channel now has (set, or already so)
+    stale: list[str] = field(default_factory=list)  # its count moved between our read and our write: again
+    unknown: list[str] = field(default_factory=list)  # not sold, or not stocked at the channel's location
+    refused: dict[str, str] = field(default_factory=dict)  # SKU -> why the channel will not take its count
+    learned: dict[str, str] = field(default_factory=dict)  # SKU -> the channel's id for it, to remember
+
+
+class ChannelStock(Protocol):
+    """A channel that keeps its own count of what it may sell (Shopify). `known`: the channel's
+    ids for SKUs, remembered from earlier pushes; `state`: what the last push left, updated in
+    place (also by a push that fails). Raises
+    ChannelUnavailable (with retry_after) when the channel is down or its rate budget is spent."""
+    def push(self, quantities: dict[str, int], known: dict[str, str], state: dict) -> StockPush: ...
+
+
+class ChannelStockLog(Protocol):
+    """Which SKUs a channel has not been told about yet, and who is telling it."""
+    def note_unsent(self, channel: str, skus: set[str], token: int) -> None: ...
+    def unsent(self, channel: str, limit: int) -> list[tuple[str, int]]: ...
+    def mark_sent(self, channel: str, sent: list[tuple[str, int]]) -> None: ...
+    def claim_push(self, channel: str, owner: str, now: float, seconds: int) -> dict | None: ...
+    def release_push(self, channel: str, owner: str, state: dict) -> None: ...
+    def channel_ids(self, channel: str, skus: set[str]) -> dict[str, str]: ...
+    def remember_channel_ids(self, channel: str, ids: dict[str, str]) -> None: ...
+
+
 class ChannelNotifier(Protocol):
     """A channel's API. Each call is safe to repeat with the same idempotency key: the adapter
     checks what the channel already has before it changes anything."""

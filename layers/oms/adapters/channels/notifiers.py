@@ -14,3 +14,14 @@ def notifier_for(channel: str) -> ChannelNotifier | None:
     if channel == "sfcc":
         return SfccOrders()
     return None
+
+
+def stock_for(channel: str):
+    """The channel's stock API when the OMS keeps the channel's count (Shopify, with
+    OMS_SHOPIFY_SHOP_DOMAIN set), or None."""
+    if channel == "shopify":
+        from oms.adapters.channels.shopify_inventory import ShopifyInventory, configured_shop
+
+        shop = configured_shop()
+        return ShopifyInventory(shop) if shop else None
+    return None

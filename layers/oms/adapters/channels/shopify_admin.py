@@ -72,7 +72,7 @@ RETURN_CREATE = """mutation($input: ReturnInput!) { returnCreate(returnInput: $i
   return { id name } userErrors { field message } } }"""
 # The shop domain comes from a webhook header the HMAC does not cover: only a Shopify shop's
 # own address may receive our access token.
-_SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$")
+SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}\.myshopify\.com$")
 
 # Carrier name as Shopify spells it, and the carrier's public tracking page.
 CARRIERS = {
@@ -314,7 +314,7 @@ class ShopifyAdmin:
     @staticmethod
     def _shop(order: ChannelOrder) -> str:
         shop = order.context.get("shop_domain")
-        if not shop or not _SHOP_DOMAIN.match(shop.lower()):
+        if not shop or not SHOP_DOMAIN.match(shop.lower()):
             raise ChannelNotConfigured(f"order {order.external_id}: no valid shop_domain in its channel context")
         return shop
 

@@ -1,0 +1,115 @@
+"""Telling the channels that keep their own count (Shopify) what they may sell.
+
+A change to a SKU's availability (stock adjusted, reserved, released or withdrawn, a channel's
+policy) marks the SKU unsent for each such channel. A push takes the channel's lease (one push
+at a time per channel), reads the unsent SKUs in batches, sends each batch's ATF (see
+oms.domain.availability) in one call, and clears what it sent unless it changed meanwhile. Every
+change to a SKU made while a push runs goes out with the next batch as one: pushes are coalesced
+per SKU, and their number follows the channel's pace, not the order rate.
+
+A message that finds the lease taken leaves its SKUs to the push running: that push looks for
+unsent SKUs again after it lets go. A push the channel cannot take now (its rate budget, a 429,
+a count that moved under it) raises ChannelUnavailable and its message comes back later, with
+the channel-updates queue's backoff; what stayed unsent goes with whichever push comes next, and
+a sweep every minute catches what a lost message left."""
+from __future__ import annotations
+
+import uuid
+
+from aws_lambda_powertools import Logger
+
+from oms.domain.availability import availability
+
+from .availability import channel_policy
+from .context import Context
+from .ports import ChannelUnavailable
+
+logger = Logger(service="oms")
+PUSHED_CHANNELS = ("shopify",)
+CHANGES_STOCK = ("InventoryAdjusted", "InventoryReserved", "InventoryReleased", "OrderLinesCancelled",
+                 "ReservationWithdrawn", "InventoryDriftRepaired", "ChannelInventoryPolicyChanged")
+BATCH = 100
+LEASE_SECONDS = 60  # longer than a push may hold it
+PUSH_SECONDS = 45  # then the message comes back for the rest (the Lambda may run 120 s)
+STALE_RETRY_SECONDS = 5  # a sale at the channel moved its count: its order reaches us first
+
+
+def changed_skus(detail: dict) -> set[str]:
+    data = detail["data"]
+    if "sku" in data:
+        return {data["sku"]}
+    moved = data.get("reservations") or data.get("released") or []
+    return {entry["sku"] for entry in moved}
+
+
+def availability_changed(ctx: Context, detail: dict) -> str:
+    """Mark what the event changed unsent for each channel that keeps a count, then push."""
+    channels = [channel for channel in PUSHED_CHANNELS if ctx.channel_stock(channel) is not None]
+    if not channels:
+        return "not_configured"
+    outcomes = []
+    for channel in channels:
+        if detail["event_type"] == "ChannelInventoryPolicyChanged":
+            skus = every_sku(ctx) if detail["data"]["channel"] == channel else set()
+        else:
+            skus = changed_skus(detail)
+        if skus:
+            ctx.stock_log.note_unsent(channel, skus, token=_token(ctx))
+        outcomes.append(push_unsent(ctx, channel))
+    return ",".join(outcomes)
+
+
+def push_unsent(ctx: Context, channel: str) -> str:
+    """"pushed" (nothing left unsent), "coalesced" (another push has it) or "not_configured"."""
+    adapter = ctx.channel_stock(channel)
+    if adapter is None:
+        return "not_configured"
+    owner, deadline = uuid.uuid4().hex, ctx.clock.timestamp() + PUSH_SECONDS
+    while ctx.stock_log.unsent(channel, 1):
+        if ctx.clock.timestamp() >= deadline:
+            raise ChannelUnavailable(f"{channel}: more stock to push than one run may send", retry_after=1)
+        state = ctx.stock_log.claim_push(channel, owner, ctx.clock.timestamp(), LEASE_SECONDS)
+        if state is None:
+            return "coalesced"
+        try:
+            _push_batches(ctx, channel, adapter, state, deadline)
+        finally:
+            ctx.stock_log.release_push(channel, owner, state)
+    return "pushed"
+
+
+def _push_batches(ctx: Context, channel: str, adapter, state: dict, deadline: float) -> None:
+    while ctx.clock.timestamp() < deadline:
+        unsent = ctx.stock_log.unsent(channel, BATCH)
+        if not unsent:
+            return
+        skus = {sku for sku, _ in unsent}
+        result = adapter.push(channel_atf(ctx, channel, skus), ctx.stock_log.channel_ids(channel, skus), state)
+        if result.learned:
+            ctx.stock_log.remember_channel_ids(channel, result.learned)
+        if result.unknown or result.refused:
+            # Nothing to retry until the channel changes: the SKU's next change tries again.
+            logger.warning("stock the channel does not take", extra={
+                "channel": channel, "unknown_skus": result.unknown, "refused": result.refused})
+        stale = set(result.stale)
+        ctx.stock_log.mark_sent(channel, [(sku, token) for sku, token in unsent if sku not in stale])
+        if stale:
+            raise ChannelUnavailable(f"{channel}'s count of {sorted(stale)} changed while we pushed",
+                                     retry_after=STALE_RETRY_SECONDS)
+
+
+def channel_atf(ctx: Context, channel: str, skus: set[str]) -> dict[str, int]:
+    policy = channel_policy(ctx, channel)
+    levels = ctx.inventory.stock_levels(skus)
+    return {sku: availability(sku, [level for level in levels if level.sku == sku], policy, 0)["atf"]
+            for sku in sorted(skus)}
+
+
+def every_sku(ctx: Context) -> set[str]:
+    """Every SKU stocked anywhere: a new policy can change what the channel may sell of each."""
+    return {level.sku for location in ctx.inventory.locations()
+            for level in ctx.inventory.stock_at(location.location_id)}
+
+
+def _token(ctx: Context) -> int:
+    return int(ctx.clock.timestamp() * 1_000_000) * 1000 + uuid.uuid4().int % 1000
