@@ -36,18 +36,29 @@ def backoff_seconds(receive_count: int, retry_after: float | None) -> int:
     return int(min(MAX_BACKOFF_SECONDS, max(delay, retry_after or 0)))
 
 
+def _tell(ctx, detail: dict) -> str:
+    """A cancellation is both news for the channel and stock it may sell again: its SKUs are
+    marked unsent first, so a channel that refuses the news never holds back the stock."""
+    from oms.services.channel_stock import CHANGES_STOCK, note_changes, push_unsent
+    from oms.services.channel_updates import TOLD_ABOUT, tell_channel
+
+    pushed = note_changes(ctx, detail) if detail["event_type"] in CHANGES_STOCK else []
+    try:
+        outcomes = [tell_channel(ctx, detail)] if detail["event_type"] in TOLD_ABOUT else []
+    finally:  # the stock goes out even when the news does not (its failure is raised after)
+        pushes = [push_unsent(ctx, channel) for channel in pushed]
+    return ",".join(outcomes + pushes) or "not_configured"
+
+
 def handle_channel_updates(event) -> dict:
     from oms.bootstrap import context
-    from oms.services.channel_stock import CHANGES_STOCK, availability_changed
-    from oms.services.channel_updates import TOLD_ABOUT, tell_channel
+    from oms.services.channel_stock import CHANGES_STOCK
+    from oms.services.channel_updates import TOLD_ABOUT
     from oms.services.ports import ChannelRejected, ChannelUnavailable
 
     def tell(detail: dict, record) -> None:
         try:
-            # A cancellation is both something to tell the channel and stock it may sell again.
-            steps = [step for step, types in ((tell_channel, TOLD_ABOUT), (availability_changed, CHANGES_STOCK))
-                     if detail["event_type"] in types]
-            outcome = ",".join(step(context(), detail) for step in steps)
+            outcome = _tell(context(), detail)
         except ChannelUnavailable as error:
             delay = backoff_seconds(int(record.attributes.approximate_receive_count), error.retry_after)
             logger.warning("channel unavailable; retrying later", extra={"error": str(error), "delay": delay})
@@ -68,7 +79,7 @@ def sweep_unsent_stock(event) -> dict:
     unsent. A channel that cannot take it now is tried at the next sweep."""
     from oms.bootstrap import context
     from oms.services.channel_stock import PUSHED_CHANNELS, push_unsent
-    from oms.services.ports import ChannelUnavailable
+    from oms.services.ports import ChannelRejected, ChannelUnavailable
 
     outcomes = {}
     for channel in PUSHED_CHANNELS:
@@ -77,4 +88,7 @@ def sweep_unsent_stock(event) -> dict:
         except ChannelUnavailable as error:
             logger.warning("channel stock push deferred", extra={"channel": channel, "error": str(error)})
             outcomes[channel] = "deferred"
+        except ChannelRejected as error:
+            logger.error("channel refused the stock push", extra={"channel": channel, "error": str(error)})
+            outcomes[channel] = "refused"
     return outcomes

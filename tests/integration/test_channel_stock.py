@@ -96,13 +96,33 @@ def test_429_is_unavailable_with_shopifys_retry_after(server, inventory):
 
 
 def test_throttled_answer_says_when_the_bucket_holds_the_cost(server, inventory):
-    shop = ShopifyStock({"SKU-1": 4}, available=0, restore_rate=50)
+    shop = ShopifyStock({"SKU-1": 4}, available=0, restore_rate=1)
     server.answer("POST", GRAPHQL, respond=shop.respond)
     state: dict = {}
     with pytest.raises(ChannelUnavailable) as raised:
         inventory.push({"SKU-1": 6}, {}, state)
-    assert raised.value.retry_after == 1.0  # 2 points at 50 a second, but never sooner than a second
-    assert state["throttle"]["available"] == 0  # kept: the next push waits for the bucket
+    assert 4.5 < raised.value.retry_after <= 5.0  # the 5 points its first call asked for, at 1 a second
+    assert state["throttle"]["available"] < 0.5  # kept: the next push waits for the bucket
+
+
+def test_search_reads_every_page_and_keeps_exact_matches(server, inventory):
+    shop = ShopifyStock({"A-1": 1, "Ü-2": 2, **{f"X-{n}": n for n in range(5)}})
+    for n in range(5):
+        shop.items[f"X-{n}"]["sku"] = "Ü-2" if n < 4 else "A-1"  # more matches than one page holds
+    server.answer("POST", GRAPHQL, respond=shop.respond)
+    result = inventory.push({"A-1": 1, "Ü-2": 2}, {}, {})
+    searches = [r["body"] for r in server.requests if "inventoryItems" in r["body"]["query"]]
+    assert len(searches) == 2 and searches[0]["variables"]["query"] == 'sku:"A-1" OR sku:"Ü-2"'
+    assert result.unknown == ["A-1", "Ü-2"] and not result.learned  # each SKU is on two items at Shopify
+
+
+def test_a_remembered_item_whose_sku_changed_is_looked_up_again(server, inventory):
+    shop = ShopifyStock({"SKU-1": 4, "SKU-2": 7})
+    server.answer("POST", GRAPHQL, respond=shop.respond)
+    stale_memory = {"SKU-1": shop.items["SKU-2"]["id"]}  # the merchant moved SKU-1 to another item
+    result = inventory.push({"SKU-1": 9}, stale_memory, {})
+    assert result.learned == {"SKU-1": shop.items["SKU-1"]["id"]}
+    assert (shop.count("SKU-1"), shop.count("SKU-2")) == (9, 7)
 
 
 def test_a_call_the_budget_cannot_pay_for_is_not_sent(server, inventory):
@@ -120,6 +140,20 @@ def test_a_call_the_budget_cannot_pay_for_is_not_sent(server, inventory):
 
 
 # ---- through the OMS ---------------------------------------------------------------------------
+
+@pytest.fixture
+def serialised_aws(monkeypatch):
+    """One AWS call at a time, as the local stack's moto server serves them: in-process moto is
+    not safe for threads, DynamoDB is (each request is atomic)."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock, call = threading.Lock(), BotocoreStubber.__call__
+
+    def one_at_a_time(self, *args, **kwargs):
+        with lock:
+            return call(self, *args, **kwargs)
+    monkeypatch.setattr(BotocoreStubber, "__call__", one_at_a_time)
+
 
 @pytest.fixture
 def shop_api(server, inventory, request):
@@ -153,21 +187,27 @@ def test_stock_changes_reach_shopify_through_the_channel_updates_queue(shop_api)
     assert api.pipeline.queue_depth("ChannelUpdatesDeadLetterQueue") == 0
 
 
-def test_changes_made_while_a_push_runs_go_out_as_one(shop_api):
+def test_changes_made_while_a_push_runs_go_out_as_one(shop_api, serialised_aws):
     from oms.bootstrap import context
-    from oms.services.channel_stock import availability_changed, push_unsent
+    from oms.services.channel_stock import availability_changed
 
     api, shop = shop_api
-    ctx, writes = context(), len(shop.sets)
-    assert ctx.stock_log.claim_push("shopify", "another-push", ctx.clock.timestamp(), 60) is not None
-    for on_hand in (10, 11, 12, 13, 14):
+    ctx, writes, outcome = context(), len(shop.sets), {}
+    ctx.inventory.set_stock("SKU-2", "WH1", 9, 0, ctx.clock.now())
+    shop.hold_sets.clear()  # Shopify takes its time with the first write
+    running = threading.Thread(target=lambda: outcome.update(first=availability_changed(
+        ctx, {"event_type": "InventoryAdjusted", "data": {"sku": "SKU-2"}})))
+    running.start()
+    assert shop.set_waiting.wait(10)
+    for on_hand in (10, 11, 12, 13, 14):  # five changes while that write is on its way
         ctx.inventory.set_stock("SKU-2", "WH1", on_hand, 0, ctx.clock.now())
         detail = {"event_type": "InventoryAdjusted", "data": {"sku": "SKU-2"}}
-        assert availability_changed(ctx, detail) == "coalesced"  # the running push will send it
-    ctx.stock_log.release_push("shopify", "another-push", {})
-    assert push_unsent(ctx, "shopify") == "pushed"  # as the running push does when it lets go
-    assert shop.count("SKU-2") == 14 and len(shop.sets) == writes + 1  # one write for five changes
-    assert ctx.stock_log.unsent("shopify", 10) == []
+        assert availability_changed(ctx, detail) == "coalesced"  # the running push will send them
+    shop.hold_sets.set()
+    running.join(20)
+    assert outcome == {"first": "pushed"}  # it looked again after letting go, and sent the rest
+    assert [[q["quantity"] for q in quantities] for quantities in shop.sets[writes:]] == [[9], [14]]
+    assert shop.count("SKU-2") == 14 and ctx.stock_log.unsent("shopify", 10) == []
 
 
 def test_a_stale_push_comes_back_and_lands(shop_api):
@@ -185,7 +225,7 @@ def test_a_stale_push_comes_back_and_lands(shop_api):
     assert shop.count("SKU-3") == 90 and ctx.stock_log.unsent("shopify", 10) == []
 
 
-def test_concurrent_pushes_leave_shopify_with_the_last_count(shop_api):
+def test_concurrent_pushes_leave_shopify_with_the_last_count(shop_api, serialised_aws):
     from oms.bootstrap import context
     from oms.services.channel_stock import availability_changed
 
@@ -208,3 +248,46 @@ def test_concurrent_pushes_leave_shopify_with_the_last_count(shop_api):
     assert not failures
     final = ctx.inventory.stock_level("SKU-1", "WH1").on_hand
     assert shop.count("SKU-1") == final and ctx.stock_log.unsent("shopify", 10) == []
+
+
+def test_a_cancellation_shopify_refuses_still_gives_shopify_the_stock(server, inventory, request):
+    """One message both tells Shopify of an operator's cancellation and pushes the stock it gave
+    back; Shopify refusing the first never holds back the second."""
+    from tests.support.vendor_orders import SHOPIFY_ORDER_ID, SHOPIFY_SKUS, shopify_paid_order
+
+    shop = ShopifyStock({sku: 0 for sku in SHOPIFY_SKUS})
+    server.answer("POST", GRAPHQL, respond=shop.respond)
+    server.answer("GET", f"{V}/orders/{SHOPIFY_ORDER_ID}.json", body={"order": {
+        "id": SHOPIFY_ORDER_ID, "cancelled_at": None}})
+    server.answer("POST", f"{V}/orders/{SHOPIFY_ORDER_ID}/cancel.json", status=422, body={
+        "errors": "Order cannot be cancelled"})
+    api = request.getfixturevalue("stocked")
+    for sku in SHOPIFY_SKUS:
+        api.stock(sku, 10)
+    api.pipeline.drain()
+    order_id = api.shopify(shopify_paid_order()).json_body["order_id"]
+    api.pipeline.drain()
+    held = {line["sku"]: line["allocated"] for line in api.order(order_id)["lines"] if line["sku"]}
+    assert {sku: shop.count(sku) for sku in held} == {sku: 10 - units for sku, units in held.items()}
+    response = api.ops("POST", f"/orders/{order_id}/cancel", {"reason": "out of stock"})
+    assert response.status_code == 200, response.body
+    api.pipeline.drain()
+    assert [r["method"] for r in server.requests if r["path"].endswith("/cancel.json")][:1] == ["POST"]
+    assert {sku: shop.count(sku) for sku in held} == {sku: 10 for sku in held}
+    assert api.pipeline.queue_depth("ChannelUpdatesDeadLetterQueue") == 1  # the refused news, for an operator
+
+
+def test_the_sweep_pushes_what_a_lost_message_left_and_reports_a_refusal(shop_api):
+    from functions.channel_events import sweep_unsent_stock
+    from oms.bootstrap import context
+
+    api, shop = shop_api
+    ctx = context()
+    ctx.inventory.set_stock("SKU-1", "WH1", 33, 0, ctx.clock.now())
+    ctx.stock_log.note_unsent("shopify", {"SKU-1"}, token=7)  # its message went to the DLQ
+    assert sweep_unsent_stock({}) == {"shopify": "pushed"} and shop.count("SKU-1") == 33
+    ctx.inventory.set_stock("SKU-1", "WH1", 34, 0, ctx.clock.now())
+    ctx.stock_log.note_unsent("shopify", {"SKU-1"}, token=8)
+    shop.denied = True
+    assert sweep_unsent_stock({}) == {"shopify": "refused"}
+    assert ctx.stock_log.unsent("shopify", 10) == [("SKU-1", 8)]  # kept until the token has the scope

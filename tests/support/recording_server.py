@@ -89,10 +89,12 @@ class RecordingServer:
 
     def _reply_for(self, method: str, path: str, request: dict) -> tuple[tuple, float]:
         with self._lock:
-            for rule in self._rules:
-                if rule.matches(method, path):
-                    return rule.next_reply(request), rule.delay
-        return NOT_FOUND, 0.0
+            rule = next((rule for rule in self._rules if rule.matches(method, path)), None)
+            if rule is None:
+                return NOT_FOUND, 0.0
+            if rule.respond is None:
+                return rule.next_reply(request), rule.delay
+        return rule.next_reply(request), rule.delay  # a stand-in keeps its own state (and may wait)
 
     def _record(self, method: str, path: str, headers, raw: bytes) -> dict:
         try:

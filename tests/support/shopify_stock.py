@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+import time
 
 LOCATION = "gid://shopify/Location/905684977"
 _SKU = re.compile(r'sku:("(?:[^"\\]|\\.)*")')
@@ -24,8 +26,14 @@ class ShopifyStock:
                             "stocked": True, "mutable": True}
                       for n, (sku, count) in enumerate(sorted(counts.items()))}
         self.maximum, self.available, self.restore_rate = maximum, available, restore_rate
+        self._filled_at = time.monotonic()
+        self._lock = threading.Lock()
         self.before_set = None  # called once before the next inventorySetQuantities is applied
+        self.hold_sets = threading.Event()  # cleared: a mutation waits until it is set again
+        self.hold_sets.set()
+        self.set_waiting = threading.Event()  # set while a mutation waits
         self.sets: list[list[dict]] = []  # the quantities of every mutation Shopify applied
+        self.denied = False  # True: the token lacks the write_inventory scope
 
     def sell(self, sku: str, units: int) -> None:
         self.items[sku]["available"] -= units
@@ -34,8 +42,22 @@ class ShopifyStock:
         return self.items[sku]["available"]
 
     def respond(self, request: dict) -> tuple:
+        if "inventorySetQuantities" in request["body"]["query"] and not self.hold_sets.is_set():
+            self.set_waiting.set()
+            self.hold_sets.wait(10)
+        with self._lock:
+            return self._answer(request)
+
+    def _answer(self, request: dict) -> tuple:
         query, variables = request["body"]["query"], request["body"].get("variables") or {}
-        cost = 10 if "inventorySetQuantities" in query else 2 + 3 * len(variables.get("ids") or [1])
+        if self.denied and "inventorySetQuantities" in query:
+            return 200, {"errors": [{"message": "Access denied for inventorySetQuantities field.",
+                                     "extensions": {"code": "ACCESS_DENIED"}}]}
+        cost = 10 if "inventorySetQuantities" in query else 2 + 3 * len(variables.get("ids") or [None] * variables.get(
+            "first", 1))
+        now = time.monotonic()
+        self.available = min(self.maximum, self.available + self.restore_rate * (now - self._filled_at))
+        self._filled_at = now
         if cost > self.available:
             return 200, {"errors": [{"message": "Throttled", "extensions": {"code": "THROTTLED"}}],
                          "extensions": self._cost(cost)}
@@ -50,7 +72,10 @@ class ShopifyStock:
             wanted = {json.loads(found) for found in _SKU.findall(variables["query"])}
             found = [self._node(item, variables["location"]) for _, item in sorted(self.items.items())
                      if item["sku"] in wanted]
-            data = {"inventoryItems": {"nodes": found[:variables["first"]]}}
+            start = int(variables.get("after") or 0)
+            end = start + variables["first"]
+            data = {"inventoryItems": {"nodes": found[start:end], "pageInfo": {
+                "hasNextPage": end < len(found), "endCursor": str(end)}}}
         else:
             data = {"location": {"id": LOCATION}}
         return 200, {"data": data, "extensions": self._cost(cost)}

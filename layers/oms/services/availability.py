@@ -38,6 +38,8 @@ def put_channel_policy(ctx: Context, channel: str, locations: list[str] | None, 
     doc = {"channel": channel, "locations": locations, "buffer_units": buffer_units, "share_percent": share_percent}
     for _ in range(5):
         found = ctx.inventory.load_document(CHANNEL_POLICY, channel)
+        if found and {key: found[0].get(key) for key in doc} == doc:
+            return doc  # the same policy again changes nothing (and tells no channel)
         try:
             ctx.inventory.commit_stock(StockCommit(documents=[Document(
                 CHANNEL_POLICY, channel, {**doc, "history_length": found[0].get("history_length", 0) if found else 0},

@@ -8,10 +8,10 @@ change to a SKU made while a push runs goes out with the next batch as one: push
 per SKU, and their number follows the channel's pace, not the order rate.
 
 A message that finds the lease taken leaves its SKUs to the push running: that push looks for
-unsent SKUs again after it lets go. A push the channel cannot take now (its rate budget, a 429,
-a count that moved under it) raises ChannelUnavailable and its message comes back later, with
-the channel-updates queue's backoff; what stayed unsent goes with whichever push comes next, and
-a sweep every minute catches what a lost message left."""
+unsent SKUs again after it lets go. A push works PUSH_SECONDS at most and leaves the rest to the
+sweep (every minute) or the next change. A wait for the channel's rate budget that fits in that
+time is waited; a longer one, a 429, or a count that moved under the write (stale) raises
+ChannelUnavailable, and the message comes back with the channel-updates queue's backoff."""
 from __future__ import annotations
 
 import uuid
@@ -29,9 +29,8 @@ PUSHED_CHANNELS = ("shopify",)
 CHANGES_STOCK = ("InventoryAdjusted", "InventoryReserved", "InventoryReleased", "OrderLinesCancelled",
                  "ReservationWithdrawn", "InventoryDriftRepaired", "ChannelInventoryPolicyChanged")
 BATCH = 100
-LEASE_SECONDS = 60  # longer than a push may hold it
-PUSH_SECONDS = 45  # then the message comes back for the rest (the Lambda may run 120 s)
-STALE_RETRY_SECONDS = 5  # a sale at the channel moved its count: its order reaches us first
+PUSH_SECONDS = 20  # then the sweep or the next change goes on (a message shares its Lambda's 120 s)
+LEASE_SECONDS = 150  # longer than any function holding it may run: two pushes never overlap
 
 
 def changed_skus(detail: dict) -> set[str]:
@@ -43,39 +42,49 @@ def changed_skus(detail: dict) -> set[str]:
 
 
 def availability_changed(ctx: Context, detail: dict) -> str:
-    """Mark what the event changed unsent for each channel that keeps a count, then push."""
+    """Mark what the event changed unsent, then push."""
+    marked = note_changes(ctx, detail)
+    return ",".join(push_unsent(ctx, channel) for channel in marked) or "not_configured"
+
+
+def note_changes(ctx: Context, detail: dict) -> list[str]:
+    """Mark the SKUs the event changed unsent for each channel that keeps a count; those channels."""
     channels = [channel for channel in PUSHED_CHANNELS if ctx.channel_stock(channel) is not None]
-    if not channels:
-        return "not_configured"
-    outcomes = []
     for channel in channels:
         if detail["event_type"] == "ChannelInventoryPolicyChanged":
             skus = every_sku(ctx) if detail["data"]["channel"] == channel else set()
         else:
             skus = changed_skus(detail)
         if skus:
-            ctx.stock_log.note_unsent(channel, skus, token=_token(ctx))
-        outcomes.append(push_unsent(ctx, channel))
-    return ",".join(outcomes)
+            ctx.stock_log.note_unsent(channel, skus, token=uuid.uuid4().int >> 66)
+    return channels
 
 
 def push_unsent(ctx: Context, channel: str) -> str:
-    """"pushed" (nothing left unsent), "coalesced" (another push has it) or "not_configured"."""
+    """"pushed" (nothing left unsent), "coalesced" (another push has it), "deferred" (more than
+    one push may send: the sweep goes on) or "not_configured"."""
     adapter = ctx.channel_stock(channel)
     if adapter is None:
         return "not_configured"
     owner, deadline = uuid.uuid4().hex, ctx.clock.timestamp() + PUSH_SECONDS
     while ctx.stock_log.unsent(channel, 1):
         if ctx.clock.timestamp() >= deadline:
-            raise ChannelUnavailable(f"{channel}: more stock to push than one run may send", retry_after=1)
+            return "deferred"
         state = ctx.stock_log.claim_push(channel, owner, ctx.clock.timestamp(), LEASE_SECONDS)
         if state is None:
             return "coalesced"
         try:
             _push_batches(ctx, channel, adapter, state, deadline)
         finally:
-            ctx.stock_log.release_push(channel, owner, state)
+            _release(ctx, channel, owner, state)
     return "pushed"
+
+
+def _release(ctx: Context, channel: str, owner: str, state: dict) -> None:
+    try:
+        ctx.stock_log.release_push(channel, owner, state)
+    except Exception:  # noqa: BLE001 - the push's own outcome matters more; the lease runs out
+        logger.exception("could not let go of the push lease", extra={"channel": channel})
 
 
 def _push_batches(ctx: Context, channel: str, adapter, state: dict, deadline: float) -> None:
@@ -84,7 +93,14 @@ def _push_batches(ctx: Context, channel: str, adapter, state: dict, deadline: fl
         if not unsent:
             return
         skus = {sku for sku, _ in unsent}
-        result = adapter.push(channel_atf(ctx, channel, skus), ctx.stock_log.channel_ids(channel, skus), state)
+        quantities, known = channel_atf(ctx, channel, skus), ctx.stock_log.channel_ids(channel, skus)
+        try:
+            result = adapter.push(quantities, known, state)
+        except ChannelUnavailable as busy:
+            if busy.retry_after is None or ctx.clock.timestamp() + busy.retry_after >= deadline:
+                raise
+            ctx.sleep(busy.retry_after)  # the rate budget refills within this push's time
+            continue
         if result.learned:
             ctx.stock_log.remember_channel_ids(channel, result.learned)
         if result.unknown or result.refused:
@@ -94,8 +110,7 @@ def _push_batches(ctx: Context, channel: str, adapter, state: dict, deadline: fl
         stale = set(result.stale)
         ctx.stock_log.mark_sent(channel, [(sku, token) for sku, token in unsent if sku not in stale])
         if stale:
-            raise ChannelUnavailable(f"{channel}'s count of {sorted(stale)} changed while we pushed",
-                                     retry_after=STALE_RETRY_SECONDS)
+            raise ChannelUnavailable(f"{channel}'s count of {sorted(stale)} changed while we pushed")
 
 
 def channel_atf(ctx: Context, channel: str, skus: set[str]) -> dict[str, int]:
@@ -110,6 +125,3 @@ def every_sku(ctx: Context) -> set[str]:
     return {level.sku for location in ctx.inventory.locations()
             for level in ctx.inventory.stock_at(location.location_id)}
 
-
-def _token(ctx: Context) -> int:
-    return int(ctx.clock.timestamp() * 1_000_000) * 1000 + uuid.uuid4().int % 1000

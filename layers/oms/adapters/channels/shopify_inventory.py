@@ -33,8 +33,10 @@ MUTATION_COST = 10
 LEVEL = 'inventoryLevel(locationId: $location) { quantities(names: ["available"]) { name quantity } }'
 ITEMS_BY_ID = ("query($ids: [ID!]!, $location: ID!) { nodes(ids: $ids) { ... on InventoryItem { id sku "
                + LEVEL + " } } }")
-ITEMS_BY_SKU = ("query($query: String!, $first: Int!, $location: ID!) { inventoryItems(first: $first, "
-                "query: $query) { nodes { id sku " + LEVEL + " } } }")
+ITEMS_BY_SKU = ("query($query: String!, $first: Int!, $after: String, $location: ID!) { inventoryItems("
+                "first: $first, after: $after, query: $query) { nodes { id sku " + LEVEL + " } "
+                "pageInfo { hasNextPage endCursor } } }")
+MAX_SEARCH_PAGES = 4
 PRIMARY_LOCATION = "query { location { id } }"
 SET_QUANTITIES = """mutation($input: InventorySetQuantitiesInput!) { inventorySetQuantities(input: $input) {
   inventoryAdjustmentGroup { reason } userErrors { code field message } } }"""
@@ -101,26 +103,40 @@ class ShopifyInventory:
                 result: StockPush) -> dict[str, tuple[str, int | None]]:
         """SKU -> (inventory item id, available at the location or None when not stocked there)."""
         levels: dict[str, tuple[str, int | None]] = {}
-        by_id = {known[sku]: sku for sku in skus if sku in known}
+        by_id: dict[str, list[str]] = {}
+        for sku in sorted(skus & set(known)):
+            by_id.setdefault(known[sku], []).append(sku)
         if by_id:
             nodes = self._graphql(ITEMS_BY_ID, {"ids": sorted(by_id), "location": location},
                                   2 + READ_COST_PER_SKU * len(by_id), state).get("nodes") or []
             for node in nodes:
-                if node and node.get("id") in by_id:
-                    levels[by_id[node["id"]]] = (node["id"], _available(node))
-        searched = sorted(skus - set(levels))  # new SKUs, and known ids Shopify no longer has
+                # An item whose SKU changed at Shopify is not ours any more: it is searched again.
+                if node and node.get("sku") in by_id.get(node.get("id"), []):
+                    levels[node["sku"]] = (node["id"], _available(node))
+        searched = sorted(skus - set(levels))  # new SKUs, and remembered ids Shopify no longer has for them
         if searched:
-            query = " OR ".join(f"sku:{json.dumps(sku)}" for sku in searched)
-            first = min(250, 2 * len(searched))  # room for a SKU two items share (then neither is used)
-            found = ((self._graphql(ITEMS_BY_SKU, {"query": query, "first": first, "location": location},
-                                    2 + READ_COST_PER_SKU * first, state).get("inventoryItems") or {})
-                     .get("nodes") or [])
+            found = self._search(searched, location, state)
             for sku in searched:
                 matches = [node for node in found if node.get("sku") == sku]
                 if len(matches) == 1:  # two items with one SKU: which one is ours is not ours to guess
                     levels[sku] = (matches[0]["id"], _available(matches[0]))
                     result.learned[sku] = matches[0]["id"]
         return levels
+
+    def _search(self, skus: list[str], location: str, state: dict) -> list[dict]:
+        """Items whose SKU is one of `skus`, page by page (the search may match more than asked)."""
+        query = " OR ".join(f"sku:{json.dumps(sku, ensure_ascii=False)}" for sku in skus)
+        first, after, found = min(250, 2 * len(skus)), None, []
+        for _ in range(MAX_SEARCH_PAGES):
+            page = (self._graphql(ITEMS_BY_SKU, {"query": query, "first": first, "after": after,
+                                                 "location": location},
+                                  2 + READ_COST_PER_SKU * first, state).get("inventoryItems") or {})
+            found += page.get("nodes") or []
+            info = page.get("pageInfo") or {}
+            if not info.get("hasNextPage"):
+                break
+            after = info.get("endCursor")
+        return found
 
     # ---- writing ------------------------------------------------------------------------------
 
