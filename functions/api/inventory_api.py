@@ -116,9 +116,33 @@ def open_purchase_order():
     from .ops_inputs import PurchaseOrderIn
 
     body = _body(PurchaseOrderIn)
-    po = _stock_in(lambda: open_(_ctx(), body.supplier, body.location_id, body.expected_at,
-                                 [line.model_dump() for line in body.lines]))
-    return json_response(201, po.to_dict())
+    key, fingerprint = _idempotency(body)
+    po, created = _stock_in(lambda: open_(_ctx(), body.supplier, body.location_id, body.expected_at,
+                                          [line.model_dump() for line in body.lines], key, fingerprint))
+    return json_response(201 if created else 200, po.view())
+
+
+def _idempotency(body) -> tuple[str | None, str]:
+    """The request's Idempotency-Key (optional) and what its body was, to tell a repeat from a reuse."""
+    import hashlib
+    import json
+
+    key = (inventory_api.current_request.headers.get("idempotency-key") or "").strip() or None
+    if key and len(key) > 255:
+        raise ApiError(422, "invalid_idempotency_key", "an Idempotency-Key has at most 255 characters")
+    return key, hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
+
+
+@inventory_api.route("/purchase-orders/{purchase_order_id}/close", methods=["POST"], content_types=ANY_BODY,
+                     authorizer=ops_token_authorizer)
+@api_errors
+def close_purchase_order(purchase_order_id: str):
+    from oms.services.purchasing import close_purchase_order as close
+
+    from .ops_inputs import CloseIn
+
+    body = _body(CloseIn) if raw_body(inventory_api.current_request).strip() else CloseIn()  # a body is optional
+    return json_response(200, _stock_in(lambda: close(_ctx(), purchase_order_id, body.reason)).view())
 
 
 @inventory_api.route("/purchase-orders/{purchase_order_id}", methods=["GET"], authorizer=ops_token_authorizer)
@@ -126,7 +150,7 @@ def open_purchase_order():
 def get_purchase_order(purchase_order_id: str):
     from oms.services.purchasing import load_purchase_order
 
-    return json_response(200, _stock_in(lambda: load_purchase_order(_ctx(), purchase_order_id)).to_dict())
+    return json_response(200, _stock_in(lambda: load_purchase_order(_ctx(), purchase_order_id)).view())
 
 
 @inventory_api.route("/purchase-orders/{purchase_order_id}/receipts", methods=["POST"], content_types=ANY_BODY,
@@ -140,7 +164,7 @@ def receive_purchase_order(purchase_order_id: str):
     body = _body(ReceiptIn)
     po = _stock_in(lambda: receive(_ctx(), purchase_order_id, body.receipt_id,
                                    [line.model_dump() for line in body.lines]))
-    return json_response(200, po.to_dict())
+    return json_response(200, po.view())
 
 
 @inventory_api.route("/inventory/transfers", methods=["POST"], content_types=ANY_BODY,
@@ -152,8 +176,10 @@ def send_transfer():
     from .ops_inputs import TransferIn
 
     body = _body(TransferIn)
-    transfer = _stock_in(lambda: send(_ctx(), body.sku, body.from_location_id, body.to_location_id, body.quantity))
-    return json_response(201, transfer.to_dict())
+    key, fingerprint = _idempotency(body)
+    transfer, created = _stock_in(lambda: send(_ctx(), body.sku, body.from_location_id, body.to_location_id,
+                                               body.quantity, key, fingerprint))
+    return json_response(201 if created else 200, transfer.view())
 
 
 @inventory_api.route("/inventory/transfers/{transfer_id}", methods=["GET"], authorizer=ops_token_authorizer)
@@ -161,7 +187,7 @@ def send_transfer():
 def get_transfer(transfer_id: str):
     from oms.services.purchasing import load_transfer
 
-    return json_response(200, _stock_in(lambda: load_transfer(_ctx(), transfer_id)).to_dict())
+    return json_response(200, _stock_in(lambda: load_transfer(_ctx(), transfer_id)).view())
 
 
 @inventory_api.route("/inventory/transfers/{transfer_id}/receive", methods=["POST"], content_types=ANY_BODY,
@@ -170,7 +196,7 @@ def get_transfer(transfer_id: str):
 def receive_transfer(transfer_id: str):
     from oms.services.purchasing import receive_transfer as receive
 
-    return json_response(200, _stock_in(lambda: receive(_ctx(), transfer_id)).to_dict())
+    return json_response(200, _stock_in(lambda: receive(_ctx(), transfer_id)).view())
 
 
 # ---- warehouse counts ------------------------------------------------------------------------------------

@@ -237,6 +237,10 @@ class ReceiptIn(_Input):
     lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=30)]
 
 
+class CloseIn(_Input):
+    reason: Short = "supplier_short"
+
+
 class TransferIn(_Input):
     sku: Sku
     from_location_id: LocationId

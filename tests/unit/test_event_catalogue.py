@@ -386,6 +386,9 @@ def _stock_coming_in() -> list:
 
     po, events = PurchaseOrder.open("po1", "Acme", "WH1", "2024-11-20", NOW, [{"sku": "TEE-BLK-M", "quantity": 5}])
     events += po.receive("GRN-1", [{"sku": "TEE-BLK-M", "quantity": 5}])[1]
+    short, opened = PurchaseOrder.open("po2", "Acme", "WH1", "2024-11-20", NOW, [{"sku": "TEE-BLK-M", "quantity": 4}])
+    events += opened + short.receive("GRN-2", [{"sku": "TEE-BLK-M", "quantity": 1}])[1]
+    events += short.close("supplier discontinued")[1]
     transfer, sent = Transfer.send("tr1", "TEE-BLK-M", "WH1", "WH2", 2, available=5, now=NOW)
     from oms.domain.events import DomainEvent
 

@@ -21,6 +21,7 @@ class PurchaseOrder:
     status: str = "open"  # open | closed
     receipts: list[str] = field(default_factory=list)
     history_length: int = 0
+    request_hash: str | None = None  # of the request that opened it, when it came with an Idempotency-Key
 
     @classmethod
     def open(cls, purchase_order_id: str, supplier: str, location_id: str, expected_at: str, created_at: str,
@@ -62,8 +63,23 @@ class PurchaseOrder:
             "lines": [{"sku": sku, "quantity": on_hand} for sku, (on_hand, _) in moves.items()]})]
         if all(line["received"] >= line["quantity"] for line in self.lines):
             self.status = "closed"
-            events.append(DomainEvent("PurchaseOrderClosed", {"purchase_order_id": self.purchase_order_id}))
+            events.append(DomainEvent("PurchaseOrderClosed", {"purchase_order_id": self.purchase_order_id,
+                                                              "reason": "received", "short": []}))
         return moves, events
+
+    def close(self, reason: str) -> tuple[dict[str, int], list[DomainEvent]]:
+        """The supplier will send no more: what is still expected stops counting as inbound.
+        Returns those units by SKU, and the events (none when it was closed already)."""
+        if self.status == "closed":
+            return {}, []
+        short = {sku: units for sku, units in self.inbound().items() if units}
+        self.status = "closed"
+        return short, [DomainEvent("PurchaseOrderClosed", {
+            "purchase_order_id": self.purchase_order_id, "reason": reason,
+            "short": [{"sku": sku, "quantity": units} for sku, units in short.items()]})]
+
+    def view(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if key not in ("request_hash", "history_length")}
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -84,6 +100,7 @@ class Transfer:
     status: str = "in_transit"  # in_transit | received
     received_at: str | None = None
     history_length: int = 0
+    request_hash: str | None = None  # of the request that sent it, when it came with an Idempotency-Key
 
     @classmethod
     def send(cls, transfer_id: str, sku: str, from_location_id: str, to_location_id: str, quantity: int,
@@ -109,6 +126,9 @@ class Transfer:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def view(self) -> dict[str, Any]:
+        return {key: value for key, value in asdict(self).items() if key not in ("request_hash", "history_length")}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transfer:
