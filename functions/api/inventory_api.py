@@ -34,7 +34,8 @@ def put_location(location_id: str):
     from .ops_inputs import LocationIn
 
     body = _body(LocationIn)
-    save(_ctx(), Location(location_id, body.name, body.type, body.priority, body.address))
+    save(_ctx(), Location(location_id, body.name, body.type, body.priority, body.address, body.latitude,
+                          body.longitude, body.ships, body.daily_capacity))
     return json_response(200, {"location_id": location_id, **body.model_dump()})
 
 

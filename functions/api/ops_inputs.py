@@ -15,6 +15,16 @@ class LocationIn(_Input):
     type: Literal["warehouse", "store"]
     priority: StrictInt = 100
     address: dict = Field(default_factory=dict)
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+    ships: StrictBool = True
+    daily_capacity: Annotated[StrictInt, Field(ge=0, le=1_000_000)] | None = None
+
+    @model_validator(mode="after")
+    def _both_coordinates(self):
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude come together")
+        return self
 
 
 class StockIn(_Input):

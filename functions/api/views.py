@@ -24,6 +24,7 @@ def order_view(order: Order, history: list[dict]) -> dict:
                    "shipped": line.shipped, "delivered": line.delivered, "returned": line.returned}
                   for line in order.lines],
         "allocations": [asdict(a) for a in order.allocations],
+        "sourcing": order.sourcing,
         "fulfillment_orders": [{
             "fulfillment_order_id": fo.fulfillment_order_id, "location_id": fo.location_id,
             "delivery_group": fo.delivery_group, "status": fo.status, "lines": fo.lines,

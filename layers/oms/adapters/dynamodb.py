@@ -52,6 +52,7 @@ from .dynamodb_models import (
     DemandItem,
     HistoryItem,
     HoldingItem,
+    LoadItem,
     OrderItem,
     RefItem,
     StockItem,
@@ -139,6 +140,9 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
                 for (sku, location_id), units in demand.items():
                     tx.update(DemandItem(f"DEMAND#{sku}@{location_id}", order.placed_at[:10]),
                               actions=[DemandItem.units.add(units)])
+                    tags.append("stock")
+                for location_id in dict.fromkeys(change.load):
+                    tx.update(LoadItem(f"LOAD#{location_id}", now[:10]), actions=[LoadItem.orders.add(1)])
                     tags.append("stock")
                 for number in change.tracking_numbers:
                     tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),

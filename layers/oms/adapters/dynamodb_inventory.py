@@ -26,6 +26,7 @@ from .dynamodb_models import (
     DemandItem,
     HistoryItem,
     HoldingItem,
+    LoadItem,
     LocationItem,
     MovementItem,
     RefItem,
@@ -267,8 +268,19 @@ class InventoryTable:
         return records, last["sk"]["S"] if last else None
 
     def locations(self) -> list[Location]:
-        return [Location(i.sk, i.name, i.type, int(i.priority), i.address) for i in LocationItem.query("LOCATIONS")]
+        return [Location(i.sk, i.name, i.type, int(i.priority), i.address,
+                         float(i.latitude) if i.latitude is not None else None,
+                         float(i.longitude) if i.longitude is not None else None, bool(i.ships),
+                         int(i.daily_capacity) if i.daily_capacity is not None else None)
+                for i in LocationItem.query("LOCATIONS")]
 
     def put_location(self, location: Location, now: str) -> None:
         LocationItem("LOCATIONS", location.location_id, name=location.name, type=location.type,
-                     priority=location.priority, address=location.address).save()
+                     priority=location.priority, address=location.address, latitude=location.latitude,
+                     longitude=location.longitude, ships=location.ships,
+                     daily_capacity=location.daily_capacity).save()
+
+    def orders_taken(self, location_ids: list[str], day: str) -> dict[str, int]:
+        """How many orders were first sourced to each location on the day (YYYY-MM-DD)."""
+        keys = [(f"LOAD#{location_id}", day) for location_id in location_ids]
+        return {item.pk.removeprefix("LOAD#"): int(item.orders) for item in LoadItem.batch_get(keys)} if keys else {}

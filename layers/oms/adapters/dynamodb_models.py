@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
@@ -112,6 +112,15 @@ class LocationItem(_Item):
     type = UnicodeAttribute()
     priority = NumberAttribute()
     address = JSONAttribute()
+    latitude = NumberAttribute(null=True)
+    longitude = NumberAttribute(null=True)
+    ships = BooleanAttribute(default=True)
+    daily_capacity = NumberAttribute(null=True)
+
+
+class LoadItem(_Item):
+    """LOAD#<location> / <YYYY-MM-DD>: orders first sourced to the location that day (its capacity)."""
+    orders = NumberAttribute(default=0)
 
 
 class BackorderItem(_Item):

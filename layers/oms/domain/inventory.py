@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .order import Allocation, Line
-
 
 @dataclass
 class StockLevel:
@@ -47,38 +45,7 @@ class Location:
     type: str
     priority: int  # lower number = sourced first
     address: dict
-
-
-def plan_sourcing(lines: list[Line], stock: list[StockLevel], priorities: dict[str, int]) -> list[Allocation]:
-    """Reserve every unallocated unit if possible, preferring one location that can ship
-    everything; otherwise take what each location has, highest priority first. Returns the
-    reservations to attempt; units left out are backordered."""
-    wanted = [line for line in lines if line.unallocated > 0]
-    if not wanted:
-        return []
-
-    def rank(location_id: str) -> tuple[int, str]:
-        return (priorities.get(location_id, 1_000_000), location_id)
-
-    free = {(s.sku, s.location_id): s.available for s in stock}
-    locations = sorted({s.location_id for s in stock}, key=rank)
-
-    for location_id in locations:
-        need: dict[str, int] = {}
-        for line in wanted:
-            need[line.sku] = need.get(line.sku, 0) + line.unallocated
-        if all(free.get((sku, location_id), 0) >= qty for sku, qty in need.items()):
-            return [Allocation(line.line_id, line.sku, location_id, line.unallocated) for line in wanted]
-
-    plan: list[Allocation] = []
-    for line in wanted:
-        need_qty = line.unallocated
-        for location_id in locations:
-            take = min(need_qty, free.get((line.sku, location_id), 0))
-            if take > 0:
-                plan.append(Allocation(line.line_id, line.sku, location_id, take))
-                free[(line.sku, location_id)] -= take
-                need_qty -= take
-            if need_qty == 0:
-                break
-    return plan
+    latitude: float | None = None
+    longitude: float | None = None
+    ships: bool = True  # False: stock is kept there but never shipped from it
+    daily_capacity: int | None = None  # fulfilment orders it can take a day (None: no limit)

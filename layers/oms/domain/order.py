@@ -138,6 +138,8 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
     returns: dict = field(default_factory=dict)
     shipping_returned: list[str] = field(default_factory=list)  # delivery groups whose shipping was refunded
     exchange_for_return_id: str | None = None  # an exchange order: the return it replaces units of
+    # Why its units ship from where they do: each sourcing's decision per delivery group (the last 20).
+    sourcing: list[dict] = field(default_factory=list)
     # Persistence bookkeeping set by the store: optimistic-lock version and history length.
     version: int = 0
     history_length: int = 0

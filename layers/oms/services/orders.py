@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from oms.domain.events import DomainEvent
-from oms.domain.inventory import plan_sourcing
 from oms.domain.order import Order, OrderRuleViolation
+from oms.domain.sourcing import Destination, Site, plan_sourcing
 from oms.domain.validation import find_problems
 
 from .context import Context
@@ -51,10 +51,11 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         if not order.needs_allocation():
             return None
         stock = ctx.inventory.stock_levels({line.sku for line in order.lines if line.unallocated})
-        priorities = {loc.location_id: loc.priority for loc in ctx.inventory.locations()}
-        plan = plan_sourcing(order.lines, stock, priorities)
+        plan, decisions = plan_sourcing(order.lines, stock, _sites(ctx), _destinations(order))
         was_waiting = "backorder" in order.hold_types()
+        already = {a.location_id for a in order.allocations}
         events = order.record_allocation(plan)
+        order.sourcing = (order.sourcing + [{**d, "at": ctx.clock.now()} for d in decisions if plan])[-20:]
         events += order.create_fulfillment_orders()  # a paid order sourced again: its new units ship too
         backorder = None
         if order.fully_allocated and was_waiting:
@@ -63,8 +64,38 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
             backorder = "wait"
         return OrderCommit(order, events, backorder=backorder,
                            stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan],
-                           demand=[(a.sku, a.location_id, a.quantity) for a in plan])
+                           demand=[(a.sku, a.location_id, a.quantity) for a in plan],
+                           load=sorted({a.location_id for a in plan} - already))
     return update_order(ctx, order_id, step)
+
+
+def _sites(ctx: Context) -> dict[str, Site]:
+    """Every location as sourcing sees it, with today's load against its capacity."""
+    locations = ctx.inventory.locations()
+    limited = [loc.location_id for loc in locations if loc.daily_capacity is not None]
+    taken = ctx.inventory.orders_taken(limited, ctx.clock.now()[:10]) if limited else {}
+    def site(loc) -> Site:
+        located = loc.latitude is not None and loc.longitude is not None
+        full = loc.daily_capacity is not None and taken.get(loc.location_id, 0) >= loc.daily_capacity
+        return Site(loc.location_id, loc.priority, (loc.latitude, loc.longitude) if located else None, loc.ships, full)
+    return {loc.location_id: site(loc) for loc in locations}
+
+
+def _destinations(order: Order) -> dict[str, Destination]:
+    """Each delivery group's shipping address as coordinates: the channel's, else its postal code's
+    centroid, else none (sourced by priority)."""
+    from oms.adapters.postal_centroids import centroid
+
+    found = {}
+    for group in order.delivery_groups:
+        address = group.shipping_address or {}
+        if address.get("latitude") is not None and address.get("longitude") is not None:
+            found[group.group_id] = Destination(group.group_id, (float(address["latitude"]),
+                                                                 float(address["longitude"])), "address")
+            continue
+        point = centroid(address.get("country") or "", address.get("postal_code") or "")
+        found[group.group_id] = Destination(group.group_id, point, "postal_code" if point else "none")
+    return found
 
 
 def source_again(ctx: Context, sku: str, location_id: str, lacking: int, reason: str) -> list[dict]:
