@@ -14,10 +14,12 @@ from functions.api.inventory_api import inventory_api
 from functions.api.ops import ops
 from functions.api.payment_ops import payment_ops
 from functions.api.returns_api import returns_api
+from functions.api.warehouse_api import warehouse_api
 from functions.api.webhooks import webhooks
 
 logger = Logger(service="oms")
 app = Chalice(app_name="oms")
+app.api.binary_types.append("application/pdf")  # packing slips
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
 app.register_blueprint(customers)
 app.register_blueprint(customer_account)
@@ -27,6 +29,7 @@ app.register_blueprint(payment_ops)
 app.register_blueprint(returns_api)
 app.register_blueprint(cases_api)
 app.register_blueprint(inventory_api)
+app.register_blueprint(warehouse_api)
 
 # Queue and stream identities are replaced in the packaged template by template.yaml
 # (Chalice cannot reference resources it does not create); these names are the local defaults.

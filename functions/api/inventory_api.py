@@ -60,6 +60,8 @@ def put_stock(sku: str, location_id: str):
     ctx = _ctx()
     try:
         set_stock(ctx, sku, location_id, body.on_hand, body.safety_stock)
+        if body.bin is not None:
+            ctx.inventory.put_bin(sku, location_id, body.bin)
     except UnknownLocation:
         raise ApiError(422, "unknown_location",
                        f"no location {location_id}; PUT /locations/{location_id} first") from None

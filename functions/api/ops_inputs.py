@@ -30,6 +30,7 @@ class LocationIn(_Input):
 class StockIn(_Input):
     on_hand: Annotated[StrictInt, Field(ge=0, le=10_000_000)]
     safety_stock: Annotated[StrictInt, Field(ge=0, le=10_000_000)] = 0
+    bin: Annotated[str, Field(strict=True, min_length=1, max_length=64)] | None = None  # where it is kept there
 
 
 class ShipLine(_Input):
@@ -286,3 +287,37 @@ class ReplenishmentPolicyIn(_Input):
     holding_cost_per_unit_year: Annotated[float, Field(strict=True, ge=0, le=1e9)] = 0
     min_order_quantity: Annotated[StrictInt, Field(ge=1, le=10_000_000)] = 1
     pack_size: Annotated[StrictInt, Field(ge=1, le=10_000_000)] = 1
+
+
+# ---- warehouse work ---------------------------------------------------------------------------------
+
+class PickListIn(_Input):
+    max_orders: Annotated[StrictInt, Field(ge=1, le=100)] = 20
+    fulfillment_order_ids: Annotated[list[Annotated[str, Field(strict=True, min_length=1, max_length=80)]],
+                                     Field(min_length=1, max_length=100)] | None = None
+
+
+class PickIn(_Input):
+    fulfillment_order_id: Annotated[str, Field(strict=True, min_length=1, max_length=80)]
+    sku: Sku
+    quantity_picked: Annotated[StrictInt, Field(ge=0, le=10_000_000)]
+
+
+class PickConfirmIn(_Input):
+    picks: Annotated[list[PickIn], Field(min_length=1, max_length=2000)]
+
+
+class DimensionsIn(_Input):
+    length: Annotated[float, Field(gt=0, le=1000)]
+    width: Annotated[float, Field(gt=0, le=1000)]
+    height: Annotated[float, Field(gt=0, le=1000)]
+
+
+class PackageIn(_Input):
+    lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=100)]
+    weight_grams: Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+    dimensions_cm: DimensionsIn
+
+
+class PackagesIn(_Input):
+    packages: Annotated[list[PackageIn], Field(min_length=1, max_length=50)]

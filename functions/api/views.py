@@ -25,10 +25,8 @@ def order_view(order: Order, history: list[dict]) -> dict:
                   for line in order.lines],
         "allocations": [asdict(a) for a in order.allocations],
         "sourcing": order.sourcing,
-        "fulfillment_orders": [{
-            "fulfillment_order_id": fo.fulfillment_order_id, "location_id": fo.location_id,
-            "delivery_group": fo.delivery_group, "status": fo.status, "lines": fo.lines,
-            "shipments": [asdict(s) for s in fo.shipments]} for fo in order.fulfillment_orders],
+        "fulfillment_orders": [fulfillment_order_view(order, fo.fulfillment_order_id)
+                               for fo in order.fulfillment_orders],
         "payments": payments_view(order),
         "refunds": [refund_view(order, refund) for refund in order.payment.refunds],
         "return_status": order.return_status, "exchange_for_return_id": order.exchange_for_return_id,
@@ -139,3 +137,11 @@ def _exchange_view(line, money) -> dict:
     wanted = line.exchange_for
     return {"sku": wanted["sku"], "quantity": wanted["quantity"], "unit_price": money(wanted["unit_price"]),
             "even": wanted.get("even", "credit" not in wanted), "credit": money(wanted.get("credit", 0))}
+
+
+def fulfillment_order_view(order: Order, fulfillment_order_id: str) -> dict:
+    fo = order.fulfillment_order(fulfillment_order_id)
+    return {"fulfillment_order_id": fo.fulfillment_order_id, "order_id": order.order_id,
+            "location_id": fo.location_id, "delivery_group": fo.delivery_group, "status": fo.status,
+            "lines": fo.lines, "pick_list_id": fo.pick_list_id, "packages": fo.packages,
+            "shipments": [asdict(s) for s in fo.shipments]}

@@ -282,9 +282,9 @@ def test_one_fulfillment_order_per_location_and_delivery_group():
                 [(fl["line_id"], fl["quantity"], fl["shipped"]) for fl in fo.lines])
                for fo in order.fulfillment_orders]
     assert summary == [
-        ("O-1-F1", "W1", "home", "awaiting_shipment", [("L1", 1, 0), ("L3", 1, 0)]),
-        ("O-1-F2", "W1", "office", "awaiting_shipment", [("L2", 1, 0)]),
-        ("O-1-F3", "W2", "home", "awaiting_shipment", [("L3", 1, 0)]),
+        ("O-1-F1", "W1", "home", "created", [("L1", 1, 0), ("L3", 1, 0)]),
+        ("O-1-F2", "W1", "office", "created", [("L2", 1, 0)]),
+        ("O-1-F3", "W2", "home", "created", [("L3", 1, 0)]),
     ]
     assert [e.data["fulfillment_order_id"] for e in events] == ["O-1-F1", "O-1-F2", "O-1-F3"]
     assert events[2].data["location_id"] == "W2" and events[2].data["delivery_group"] == "home"

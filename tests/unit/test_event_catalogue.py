@@ -372,6 +372,7 @@ def _domain_runs() -> list[tuple[str, list]]:
     events += order.withdraw_reservation(order.lines[0].sku, "W1", 1, "count ss1 found fewer units")[0]
     runs.append(("a delivery group changed", events))
     runs.append(("stock coming in", _stock_coming_in()))
+    runs.append(("picked short, packed", _warehouse()))
     order, events = _received({"method": "channel", "status": "pending"})
     events += order.record_validation([])
     events += order.record_allocation([Allocation(line.line_id, line.sku, "W1", line.ordered) for line in order.lines])
@@ -402,6 +403,30 @@ def _stock_coming_in() -> list:
 
     policies = [policy_changed("shopify", ChannelPolicy(("WH1",), 5, 80)), policy_changed("web", ChannelPolicy())]
     return events + sent + transfer.receive(NOW) + [reconciled, repaired, needed, *policies]
+
+
+def _warehouse() -> list:
+    from oms.domain.events import DomainEvent
+    from oms.domain.order import Allocation
+
+    order, events = _received({"method": "card", "token": "tok_visa"})
+    events += order.record_validation([])
+    events += order.record_allocation([Allocation("L1", "TEE-BLK-M", "WH1", 2),
+                                       Allocation("L2", "HOODIE-GRY-L", "WH1", 1)])
+    events += order.record_authorization(approved=True, authorization_id="auth_sim_1", decline_code=None,
+                                         idempotency_key="k:authorize", now=NOW)
+    events += order.create_fulfillment_orders()
+    fo_id = order.fulfillment_orders[0].fulfillment_order_id
+    assert order.start_picking(fo_id, "pl1")
+    created = DomainEvent("PickListCreated", {"pick_list_id": "pl1", "location_id": "WH1",
+                                              "fulfillment_order_ids": [fo_id],
+                                              "lines": [{"sku": "HOODIE-GRY-L", "bin": "A-01", "quantity": 1},
+                                                        {"sku": "TEE-BLK-M", "bin": None, "quantity": 2}]})
+    picked, short = order.confirm_picks(fo_id, "pl1", {"TEE-BLK-M": 1, "HOODIE-GRY-L": 1})
+    assert short == [("TEE-BLK-M", "WH1", 1)]
+    packed = order.pack(fo_id, [{"lines": [{"sku": "TEE-BLK-M", "quantity": 1}, {"sku": "HOODIE-GRY-L", "quantity": 1}],
+                                 "weight_grams": 900, "dimensions_cm": {"length": 30, "width": 20, "height": 10}}])
+    return events + [created] + picked + packed
 
 
 def _a_case() -> list:

@@ -54,6 +54,7 @@ from .dynamodb_models import (
     HoldingItem,
     LoadItem,
     OrderItem,
+    PickQueueItem,
     RefItem,
     StockItem,
     UnmatchedTrackingItem,
@@ -71,7 +72,8 @@ def _merge_moves(moves: list[StockMove]) -> list[StockMove]:
     for move in moves:
         seen = merged.get((move.sku, move.location_id), StockMove(move.sku, move.location_id))
         merged[(move.sku, move.location_id)] = StockMove(
-            move.sku, move.location_id, seen.reserve + move.reserve, seen.ship + move.ship, seen.release + move.release)
+            move.sku, move.location_id, seen.reserve + move.reserve, seen.ship + move.ship, seen.release + move.release,
+            move.reason)
     return list(merged.values())
 
 
@@ -141,6 +143,16 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
                     tx.update(DemandItem(f"DEMAND#{sku}@{location_id}", order.placed_at[:10]),
                               actions=[DemandItem.units.add(units)])
                     tags.append("stock")
+                for event in change.events:  # a new fulfilment order waits to be picked
+                    if event.event_type == "FulfillmentOrderCreated":
+                        tx.save(PickQueueItem(f"PICKQ#{event.data['location_id']}",
+                                              f"{order.received_at}#{event.data['fulfillment_order_id']}",
+                                              order_id=order.order_id))
+                        tags.append("queue")
+                for fo_id in change.picked_up:
+                    location = order.fulfillment_order(fo_id).location_id
+                    tx.delete(PickQueueItem(f"PICKQ#{location}", f"{order.received_at}#{fo_id}"))
+                    tags.append("queue")
                 for location_id in dict.fromkeys(change.load):
                     tx.update(LoadItem(f"LOAD#{location_id}", now[:10]), actions=[LoadItem.orders.add(1)])
                     tags.append("stock")
@@ -213,7 +225,7 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
         tx.update(item, actions=[StockItem.on_hand.add(-move.ship), StockItem.reserved.add(-move.ship),
                                  StockItem.moved_at.set(now)],
                   condition=StockItem.reserved >= move.ship)
-        tx.save(movement(move.sku, move.location_id, -move.ship, "shipment", order_id, now))
+        tx.save(movement(move.sku, move.location_id, -move.ship, move.reason, order_id, now))
         return ["stock", "stock"]
 
     def expiring_reservations(self, moment: str, limit: int) -> list[str]:

@@ -23,12 +23,14 @@ from oms.domain.inventory import Location, StockChange, StockLevel
 from oms.services.ports import ConcurrentModification, Document, DuplicateReference, StockCommit
 
 from .dynamodb_models import (
+    BinItem,
     DemandItem,
     HistoryItem,
     HoldingItem,
     LoadItem,
     LocationItem,
     MovementItem,
+    PickQueueItem,
     RefItem,
     StockItem,
     _Item,
@@ -279,6 +281,21 @@ class InventoryTable:
                      priority=location.priority, address=location.address, latitude=location.latitude,
                      longitude=location.longitude, ships=location.ships,
                      daily_capacity=location.daily_capacity).save()
+
+    def pick_queue(self, location_id: str, limit: int) -> list[tuple[str, str]]:
+        """Fulfilment orders waiting to be picked there, oldest order first: (fulfillment order id, order id)."""
+        return [(item.sk.split("#", 1)[1], item.order_id)
+                for item in PickQueueItem.query(f"PICKQ#{location_id}", limit=limit, consistent_read=True)]
+
+    def drop_from_pick_queue(self, location_id: str, received_at: str, fulfillment_order_id: str) -> None:
+        PickQueueItem(f"PICKQ#{location_id}", f"{received_at}#{fulfillment_order_id}").delete()
+
+    def bins(self, location_id: str, skus: set[str]) -> dict[str, str]:
+        keys = [(f"SKU#{sku}", f"BIN#{location_id}") for sku in sorted(skus)]
+        return {item.pk.removeprefix("SKU#"): item.bin for item in BinItem.batch_get(keys)} if keys else {}
+
+    def put_bin(self, sku: str, location_id: str, bin_code: str) -> None:
+        BinItem(f"SKU#{sku}", f"BIN#{location_id}", bin=bin_code).save()
 
     def orders_taken(self, location_ids: list[str], day: str) -> dict[str, int]:
         """How many orders were first sourced to each location on the day (YYYY-MM-DD)."""

@@ -118,6 +118,17 @@ class LocationItem(_Item):
     daily_capacity = NumberAttribute(null=True)
 
 
+class PickQueueItem(_Item):
+    """PICKQ#<location> / <order received_at>#<fulfillment_order_id>: waiting to be picked, oldest
+    first; written with the fulfilment order, taken off when it goes on a pick list."""
+    order_id = UnicodeAttribute()
+
+
+class BinItem(_Item):
+    """SKU#<sku> / BIN#<location>: where the SKU is kept there (pick lists go in bin order)."""
+    bin = UnicodeAttribute()
+
+
 class LoadItem(_Item):
     """LOAD#<location> / <YYYY-MM-DD>: orders first sourced to the location that day (its capacity)."""
     orders = NumberAttribute(default=0)

@@ -67,9 +67,11 @@ class FulfillmentOrder:
     fulfillment_order_id: str
     location_id: str
     delivery_group: str
-    status: str
-    lines: list[dict]
+    status: str  # created, picking, picked, packed, label_purchased, partially_shipped, shipped, delivered, cancelled
+    lines: list[dict]  # [{"line_id", "sku", "quantity", "shipped", "picked" (once picked)}]
     shipments: list[Shipment] = field(default_factory=list)
+    pick_list_id: str | None = None
+    packages: list[dict] = field(default_factory=list)  # [{"package_id", "lines", "weight_grams", "dimensions_cm"}]
 
     def remaining(self, line_id: str) -> int:
         line = next(fl for fl in self.lines if fl["line_id"] == line_id)
@@ -104,7 +106,7 @@ class OrderFulfillment:
         events = []
         for n, ((location_id, group_id), lines) in enumerate(sorted(groups.items()),
                                                              start=len(self.fulfillment_orders) + 1):
-            fo = FulfillmentOrder(f"{self.order_id}-F{n}", location_id, group_id, "awaiting_shipment", lines)
+            fo = FulfillmentOrder(f"{self.order_id}-F{n}", location_id, group_id, "created", lines)
             self.fulfillment_orders.append(fo)
             events.append(DomainEvent("FulfillmentOrderCreated", {
                 "fulfillment_order_id": fo.fulfillment_order_id, "location_id": location_id,

@@ -31,9 +31,10 @@ EXPIRY_HOLDS = ("reservation_expired",)
 class OrderRuleViolation(ValueError):
     """A request that the order's current state does not allow (a 409/422 for a caller)."""
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, details: list | None = None):
         super().__init__(message)
         self.code = code
+        self.details = details or []  # what exactly was wrong, for the caller
 
 
 @dataclass

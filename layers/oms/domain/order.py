@@ -38,6 +38,7 @@ from .order_edits import OrderEdits
 from .order_payments import OrderPayments
 from .order_refunds import OrderRefunds
 from .order_returns import OrderReturns
+from .order_warehouse import OrderWarehouse
 from .payment import SETTLED_PAYMENT, Payment
 
 STATUSES = ("received", "on_hold", "processing", "partially_shipped", "shipped",
@@ -110,7 +111,8 @@ class Allocation:
 
 
 @dataclass
-class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfillment, OrderEdits):
+class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfillment, OrderEdits,
+            OrderWarehouse):
     order_id: str
     order_number: str
     channel: str
@@ -140,6 +142,8 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
     exchange_for_return_id: str | None = None  # an exchange order: the return it replaces units of
     # Why its units ship from where they do: each sourcing's decision per delivery group (the last 20).
     sourcing: list[dict] = field(default_factory=list)
+    # Locations that could not fulfil it (a short pick, a rejection): never sourced from again for it.
+    excluded_locations: list[str] = field(default_factory=list)
     # Persistence bookkeeping set by the store: optimistic-lock version and history length.
     version: int = 0
     history_length: int = 0

@@ -51,7 +51,8 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         if not order.needs_allocation():
             return None
         stock = ctx.inventory.stock_levels({line.sku for line in order.lines if line.unallocated})
-        plan, decisions = plan_sourcing(order.lines, stock, _sites(ctx), _destinations(order))
+        sites = {loc: site for loc, site in _sites(ctx).items() if loc not in order.excluded_locations}
+        plan, decisions = plan_sourcing(order.lines, stock, sites, _destinations(order))
         was_waiting = "backorder" in order.hold_types()
         already = {a.location_id for a in order.allocations}
         events = order.record_allocation(plan)

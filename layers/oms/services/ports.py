@@ -37,6 +37,7 @@ class StockMove:
     reserve: int = 0
     ship: int = 0
     release: int = 0
+    reason: str = "shipment"  # of units leaving (`ship`): a shipment, or a short pick (they were never there)
 
 
 @dataclass
@@ -82,6 +83,7 @@ class OrderCommit:
     # Locations this order is sourced to for the first time: each counts one order of its day's
     # capacity (the day of the commit).
     load: list[str] = field(default_factory=list)
+    picked_up: list[str] = field(default_factory=list)  # fulfilment orders leaving the pick queue
 
 
 @dataclass(frozen=True)
