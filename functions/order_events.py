@@ -138,9 +138,17 @@ def handle_payments(event) -> dict:
                            "OrderLinesCancelled": settle, "RefundRequested": send_refund})
 
 
+def void_labels(detail: dict) -> None:
+    """Labels bought for parcels a cancellation stopped are voided (their postage refund asked)."""
+    from oms.services.labels import void_labels as void
+
+    void(_ctx(), detail["aggregate_id"])
+
+
 def handle_fulfillment(event) -> dict:
     return consume(event, {"PaymentAuthorized": create_fulfillment_orders,
-                           "PaymentRecorded": create_fulfillment_orders})
+                           "PaymentRecorded": create_fulfillment_orders,
+                           "OrderLinesCancelled": void_labels})
 
 
 def order_learns_of_return(detail: dict) -> None:

@@ -184,6 +184,8 @@ def ship(fulfillment_order_id: str):
 
     from .ops_inputs import ShipIn
 
+    if not raw_body(ops.current_request).strip():  # no tracking number: the labelled packages go
+        return _ship_labelled(fulfillment_order_id)
     _, body = _body(ShipIn)
     try:
         result = ship_fulfillment_order(
@@ -197,3 +199,16 @@ def ship(fulfillment_order_id: str):
     return json_response(201 if result.created else 200, {
         "fulfillment_order_id": fulfillment_order_id, "order_id": result.order.order_id,
         "shipment": asdict(result.shipment)})
+
+
+def _ship_labelled(fulfillment_order_id: str):
+    from oms.domain.order import OrderRuleViolation
+    from oms.services.labels import ship_labelled
+
+    from .views import fulfillment_order_view
+
+    try:
+        order = ship_labelled(_ctx(), fulfillment_order_id)
+    except OrderRuleViolation as error:
+        raise ApiError(404 if error.code == "not_found" else 409, error.code, str(error)) from None
+    return json_response(200, fulfillment_order_view(order, fulfillment_order_id))

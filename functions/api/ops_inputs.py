@@ -321,3 +321,14 @@ class PackageIn(_Input):
 
 class PackagesIn(_Input):
     packages: Annotated[list[PackageIn], Field(min_length=1, max_length=50)]
+
+
+class LabelsIn(_Input):
+    rate_id: Annotated[str, Field(strict=True, min_length=1, max_length=100)] | None = None
+    strategy: Literal["cheapest", "fastest", "cheapest_on_time"] | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if (self.rate_id is None) == (self.strategy is None):
+            raise ValueError("give either rate_id or strategy")
+        return self

@@ -8,7 +8,8 @@ from .ops import ops_token_authorizer
 
 warehouse_api = Blueprint(__name__)
 RULE_STATUS = {"not_found": 404, "invalid_picks": 422, "pack_mismatch": 422, "nothing_to_pick": 409,
-               "not_picked": 409, "confirmation_differs": 409}
+               "not_picked": 409, "confirmation_differs": 409, "not_packed": 409, "unknown_rate": 422,
+               "no_rate_on_time": 422, "no_rates": 422, "location_without_address": 409}
 
 
 def _ctx():
@@ -24,11 +25,16 @@ def _body(model):
 def _rules(action):
     from oms.domain.order import OrderRuleViolation
     from oms.services.inventory import UnknownLocation
+    from oms.services.ports import CarrierRejected, CarrierUnavailable
 
     try:
         return action()
     except UnknownLocation as error:
         raise ApiError(404, "not_found", f"no location {error}") from None
+    except CarrierRejected as error:
+        raise ApiError(422, "carrier_rejected", str(error)) from None
+    except CarrierUnavailable as error:
+        raise ApiError(503, "carrier_unavailable", f"{error}; try again", headers={"Retry-After": "5"}) from None
     except OrderRuleViolation as error:
         raise ApiError(RULE_STATUS.get(error.code, 409), error.code, str(error), error.details) from None
 
@@ -97,3 +103,25 @@ def packing_slip(fulfillment_order_id: str):
     return Response(body=pdf, status_code=200, headers={
         "Content-Type": "application/pdf",
         "Content-Disposition": f'inline; filename="packing-slip-{fulfillment_order_id}.pdf"'})
+
+
+@warehouse_api.route("/fulfillment-orders/{fulfillment_order_id}/rates", methods=["POST"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@api_errors
+def rates(fulfillment_order_id: str):
+    from oms.services.labels import quote_rates
+
+    return json_response(200, {"rates": _rules(lambda: quote_rates(_ctx(), fulfillment_order_id))})
+
+
+@warehouse_api.route("/fulfillment-orders/{fulfillment_order_id}/labels", methods=["POST"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@api_errors
+def labels(fulfillment_order_id: str):
+    from oms.services.labels import buy_labels
+
+    from .ops_inputs import LabelsIn
+
+    body = _body(LabelsIn)
+    packages, bought = _rules(lambda: buy_labels(_ctx(), fulfillment_order_id, body.rate_id, body.strategy))
+    return json_response(201 if bought else 200, {"packages": packages})

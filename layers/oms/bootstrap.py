@@ -31,6 +31,13 @@ def _channel_stock(channel: str):
     return stock_for(channel)
 
 
+def _carrier():
+    # The easypost client itself is imported on the first label call, not here.
+    from oms.adapters.carriers.easypost_labels import EasyPostLabels
+
+    return EasyPostLabels()
+
+
 def _payment_processor():
     name = os.environ.get("OMS_PAYMENTS", "stripe")
     if name != "stripe":
@@ -61,5 +68,5 @@ def context() -> Context:
                    returns=store, new_return_id=new_return_id, new_rma_number=new_rma_number,
                    cases=store, new_case_id=new_case_id, new_case_number=new_case_number,
                    notifications=store, mailer=_mailer(), imports=_imports(),
-                   channel_stock=_channel_stock, stock_log=store,
+                   channel_stock=_channel_stock, stock_log=store, carrier=_carrier(),
                    authorization_validity_days=int(os.environ.get("OMS_AUTHORIZATION_VALIDITY_DAYS", "7")))

@@ -426,7 +426,13 @@ def _warehouse() -> list:
     assert short == [("TEE-BLK-M", "WH1", 1)]
     packed = order.pack(fo_id, [{"lines": [{"sku": "TEE-BLK-M", "quantity": 1}, {"sku": "HOODIE-GRY-L", "quantity": 1}],
                                  "weight_grams": 900, "dimensions_cm": {"length": 30, "width": 20, "height": 10}}])
-    return events + [created] + picked + packed
+    package_id = order.fulfillment_order(fo_id).packages[0]["package_id"]
+    order.record_quote(fo_id, package_id, "shp_1", [])
+    label = {"carrier_shipment_id": "shp_1", "tracking_number": "9400100000000000000001", "carrier": "USPS",
+             "service": "GroundAdvantage", "amount": "7.58", "currency": "USD", "label_url": "http://x/l.pdf",
+             "label_format": "PDF"}
+    labelled = order.record_label(fo_id, package_id, label)
+    return events + [created] + picked + packed + labelled + order.record_label_void(fo_id, package_id, "submitted")
 
 
 def _a_case() -> list:

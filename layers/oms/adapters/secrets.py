@@ -65,6 +65,13 @@ def payment_processor_key(processor: str) -> str:
     return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/payments/{processor}/api-key")
 
 
+def carrier_key(carrier: str) -> str:
+    """The API key the OMS buys labels with (EasyPost: EZAK... production, EZTK... test)."""
+    if _local():
+        return _from_env(f"OMS_{carrier.upper()}_API_KEY")
+    return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/carriers/{carrier}/api-key")
+
+
 def customer_token_secret() -> str:
     """The key storefronts sign customers' HS256 tokens with."""
     if _local():

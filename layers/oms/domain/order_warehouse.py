@@ -94,3 +94,78 @@ class OrderWarehouse:
             "fulfillment_order_id": fo.fulfillment_order_id, "location_id": fo.location_id,
             "packages": [{"package_id": p["package_id"], "lines": p["lines"], "weight_grams": p["weight_grams"]}
                          for p in fo.packages]})]
+
+    # ---- rates and labels ----------------------------------------------------------------------
+
+    def packages_to_quote(self, fulfillment_order_id: str) -> list[dict]:
+        fo = self.fulfillment_order(fulfillment_order_id)
+        if fo.status not in ("packed", "label_purchased"):
+            raise OrderRuleViolation("not_packed", f"fulfillment order {fulfillment_order_id} is {fo.status}: "
+                                                   f"rates and labels are for packed ones")
+        return [p for p in fo.packages if not p.get("carrier_shipment_id")]
+
+    def record_quote(self, fulfillment_order_id: str, package_id: str, shipment_id: str, rates: list[dict]) -> None:
+        package = self._package(fulfillment_order_id, package_id)
+        if not package.get("carrier_shipment_id"):
+            package["carrier_shipment_id"], package["rates"] = shipment_id, rates
+
+    def record_label(self, fulfillment_order_id: str, package_id: str, label: dict) -> list[DomainEvent]:
+        """A label bought for a package (once); the fulfilment order is label_purchased when every
+        package has one."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        package = self._package(fulfillment_order_id, package_id)
+        if package.get("label"):
+            return []
+        package["label"] = label
+        if all(p.get("label") for p in fo.packages) and fo.status == "packed":
+            fo.status = "label_purchased"
+        return [DomainEvent("LabelPurchased", {
+            "fulfillment_order_id": fulfillment_order_id, "package_id": package_id,
+            "carrier_shipment_id": label["carrier_shipment_id"], "tracking_number": label["tracking_number"],
+            "carrier": label["carrier"], "service": label["service"], "amount": label["amount"],
+            "currency": label["currency"]})]
+
+    def record_label_void(self, fulfillment_order_id: str, package_id: str, refund_status: str) -> list[DomainEvent]:
+        package = self._package(fulfillment_order_id, package_id)
+        label = package.get("label")
+        if not label or label.get("voided"):
+            return []
+        label["voided"], label["refund_status"] = True, refund_status
+        return [DomainEvent("LabelVoided", {
+            "fulfillment_order_id": fulfillment_order_id, "package_id": package_id,
+            "carrier_shipment_id": label["carrier_shipment_id"], "tracking_number": label["tracking_number"],
+            "refund_status": refund_status})]
+
+    def labels_to_void(self) -> list[tuple[str, str, str]]:
+        """(fulfilment order, package, carrier shipment) of labels bought for parcels that will not
+        leave: their fulfilment order was cancelled before it shipped."""
+        return [(fo.fulfillment_order_id, p["package_id"], p["label"]["carrier_shipment_id"])
+                for fo in self.fulfillment_orders if fo.status == "cancelled"
+                for p in fo.packages if p.get("label") and not p["label"].get("voided")]
+
+    def _package(self, fulfillment_order_id: str, package_id: str) -> dict:
+        fo = self.fulfillment_order(fulfillment_order_id)
+        for package in fo.packages:
+            if package["package_id"] == package_id:
+                return package
+        raise OrderRuleViolation("not_found", f"no package {package_id} on {fulfillment_order_id}")
+
+
+def choose_rate(rates: list[dict], strategy: str, promise_days: int | None) -> dict:
+    """The rate a strategy picks: cheapest, fastest, or the cheapest that arrives within the
+    promise (`cheapest_on_time`)."""
+    def amount(rate: dict) -> float:
+        return float(rate["amount"])
+
+    def days(rate: dict) -> int:
+        return rate["delivery_days"] if rate.get("delivery_days") is not None else 10_000
+    if not rates:
+        raise OrderRuleViolation("no_rates", "the carrier offered no rate for this package")
+    if strategy == "cheapest":
+        return min(rates, key=lambda r: (amount(r), days(r), r["rate_id"]))
+    if strategy == "fastest":
+        return min(rates, key=lambda r: (days(r), amount(r), r["rate_id"]))
+    on_time = [r for r in rates if promise_days is not None and days(r) <= promise_days]
+    if not on_time:
+        raise OrderRuleViolation("no_rate_on_time", f"no rate arrives within {promise_days} day(s)")
+    return min(on_time, key=lambda r: (amount(r), days(r), r["rate_id"]))

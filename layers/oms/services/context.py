@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from .ports import (
+    Carrier,
     CaseStore,
     ChannelNotifier,
     ChannelStock,
@@ -58,6 +59,7 @@ class Context:
     imports: object | None = None  # the imports bucket (adapters.imports.S3Imports)
     channel_stock: Callable[[str], ChannelStock | None] = _no_channel_stock  # a channel that keeps a count
     stock_log: ChannelStockLog | None = None
+    carrier: Carrier | None = None  # rates and labels (EasyPost)
 
     def backoff(self, attempt: int, base: float = 0.02, cap: float = 1.0) -> None:
         """Full-jitter exponential backoff between retries of a contended or failing step."""

@@ -349,3 +349,44 @@ class ChannelNotifier(Protocol):
     def refund(self, order: ChannelOrder, refund: ChannelRefund, idempotency_key: str) -> ChannelRefundResult: ...
     def return_accepted(self, order: ChannelOrder, rma_number: str, items: list[ChannelReturnItem],
                         idempotency_key: str) -> None: ...
+
+
+# ---- carriers: rates and labels ----------------------------------------------------------------
+
+class CarrierUnavailable(Exception):
+    """The carrier's API did not answer usefully (network, 5xx, 429): try again later."""
+
+
+class CarrierRejected(Exception):
+    """The carrier refused the request (an address it cannot ship to, a rate that expired)."""
+
+
+@dataclass(frozen=True)
+class CarrierRate:
+    rate_id: str
+    carrier: str
+    service: str
+    amount: str  # decimal string, as the carrier quotes it
+    currency: str
+    delivery_days: int | None
+
+
+@dataclass(frozen=True)
+class CarrierLabel:
+    shipment_id: str
+    tracking_number: str
+    carrier: str
+    service: str
+    amount: str
+    currency: str
+    label_url: str
+    label_format: str
+
+
+class Carrier(Protocol):
+    """A label broker (EasyPost). A carrier shipment is one parcel from one address to another;
+    buying twice buys once (the adapter reads the shipment first)."""
+    def quote(self, from_address: dict, to_address: dict, parcel: dict,
+              reference: str) -> tuple[str, list[CarrierRate]]: ...
+    def buy(self, shipment_id: str, rate_id: str, label_format: str) -> CarrierLabel: ...
+    def void(self, shipment_id: str) -> str: ...  # the refund's status at the carrier
