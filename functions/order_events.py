@@ -148,7 +148,7 @@ def void_labels(detail: dict) -> None:
 def handle_fulfillment(event) -> dict:
     return consume(event, {"PaymentAuthorized": create_fulfillment_orders,
                            "PaymentRecorded": create_fulfillment_orders,
-                           "OrderLinesCancelled": void_labels})
+                           "OrderLinesCancelled": void_labels, "FulfillmentOrderRejected": void_labels})
 
 
 def order_learns_of_return(detail: dict) -> None:

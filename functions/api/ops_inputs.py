@@ -332,3 +332,8 @@ class LabelsIn(_Input):
         if (self.rate_id is None) == (self.strategy is None):
             raise ValueError("give either rate_id or strategy")
         return self
+
+
+class RejectIn(_Input):
+    reason: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
+    lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=100)] | None = None

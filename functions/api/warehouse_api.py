@@ -9,7 +9,8 @@ from .ops import ops_token_authorizer
 warehouse_api = Blueprint(__name__)
 RULE_STATUS = {"not_found": 404, "invalid_picks": 422, "pack_mismatch": 422, "nothing_to_pick": 409,
                "not_picked": 409, "confirmation_differs": 409, "not_packed": 409, "unknown_rate": 422,
-               "no_rate_on_time": 422, "no_rates": 422, "location_without_address": 409}
+               "no_rate_on_time": 422, "no_rates": 422, "location_without_address": 409,
+               "not_rejectable": 409, "nothing_to_reject": 409, "quantity_exceeds_remaining": 422}
 
 
 def _ctx():
@@ -125,3 +126,23 @@ def labels(fulfillment_order_id: str):
     body = _body(LabelsIn)
     packages, bought = _rules(lambda: buy_labels(_ctx(), fulfillment_order_id, body.rate_id, body.strategy))
     return json_response(201 if bought else 200, {"packages": packages})
+
+
+@warehouse_api.route("/fulfillment-orders/{fulfillment_order_id}/reject", methods=["POST"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@api_errors
+def reject(fulfillment_order_id: str):
+    from oms.services.picking import reject as reject_
+
+    from .ops_inputs import RejectIn
+    from .views import order_view
+
+    body = _body(RejectIn)
+    lines = None
+    if body.lines:
+        lines = {}
+        for line in body.lines:
+            lines[line.sku] = lines.get(line.sku, 0) + line.quantity
+    ctx = _ctx()
+    order = _rules(lambda: reject_(ctx, fulfillment_order_id, body.reason, lines))
+    return json_response(200, order_view(order, ctx.store.history(order.order_id)))

@@ -112,3 +112,36 @@ def test_a_short_pick_with_no_stock_elsewhere_backorders(stocked):
     assert "WH1" not in {a["location_id"] for a in order["allocations"]}
     assert next(f for f in order["fulfillment_orders"] if f["fulfillment_order_id"] == fo["fulfillment_order_id"])[
         "status"] == "cancelled"
+
+
+def test_a_rejected_fulfilment_order_is_sourced_again_never_to_the_rejecting_location(stocked):
+    api = stocked
+    api.location("WH2", priority=2)
+    api.stock("SKU-1", 5, location="WH2")
+    api.stock("SKU-2", 5, location="WH2")
+    api.pipeline.drain()
+    order_id = _paid_order(api, [{"sku": "SKU-1", "quantity": 2, "unit_price": "1.00"},
+                                 {"sku": "SKU-2", "quantity": 1, "unit_price": "1.00"}])
+    fo = _fo(api, order_id)
+    damaged = api.ops("POST", f"/fulfillment-orders/{fo['fulfillment_order_id']}/reject",
+                      {"reason": "damaged", "lines": [{"sku": "SKU-2", "quantity": 1}]})
+    assert damaged.status_code == 200, damaged.body
+    api.pipeline.drain()
+    stock = {loc["location_id"]: loc for loc in api.ops("GET", "/inventory/SKU-2").json_body["locations"]}
+    assert (stock["WH1"]["on_hand"], stock["WH1"]["reserved"]) == (100, 0)  # given back, still on hand
+    assert (stock["WH2"]["reserved"]) == 1  # sourced again there
+    too_many = api.ops("POST", f"/fulfillment-orders/{fo['fulfillment_order_id']}/reject",
+                       {"reason": "damaged", "lines": [{"sku": "SKU-1", "quantity": 3}]})
+    assert too_many.status_code == 422 and too_many.json_body["error"]["code"] == "quantity_exceeds_remaining"
+    gone = api.ops("POST", f"/fulfillment-orders/{fo['fulfillment_order_id']}/reject", {"reason": "out_of_stock"})
+    assert gone.status_code == 200, gone.body
+    api.pipeline.drain()
+    stock = {loc["location_id"]: loc for loc in api.ops("GET", "/inventory/SKU-1").json_body["locations"]}
+    assert (stock["WH1"]["on_hand"], stock["WH1"]["reserved"]) == (98, 0)  # the store says they are not there
+    assert stock["WH2"]["reserved"] == 2
+    order = api.order(order_id)
+    assert {a["location_id"] for a in order["allocations"]} == {"WH2"}
+    assert next(f for f in order["fulfillment_orders"] if f["fulfillment_order_id"] == fo["fulfillment_order_id"])[
+        "status"] == "cancelled"
+    again = api.ops("POST", f"/fulfillment-orders/{fo['fulfillment_order_id']}/reject", {"reason": "out_of_stock"})
+    assert again.status_code == 409

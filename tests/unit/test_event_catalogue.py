@@ -432,7 +432,9 @@ def _warehouse() -> list:
              "service": "GroundAdvantage", "amount": "7.58", "currency": "USD", "label_url": "http://x/l.pdf",
              "label_format": "PDF"}
     labelled = order.record_label(fo_id, package_id, label)
-    return events + [created] + picked + packed + labelled + order.record_label_void(fo_id, package_id, "submitted")
+    voided = order.record_label_void(fo_id, package_id, "submitted")
+    rejected, _ = order.reject(fo_id, "damaged", None)
+    return events + [created] + picked + packed + labelled + voided + rejected
 
 
 def _a_case() -> list:

@@ -66,6 +66,43 @@ class OrderWarehouse:
                 units -= take
         self.allocations = [a for a in self.allocations if a.quantity]
 
+    def reject(self, fulfillment_order_id: str, reason: str,
+               lines: dict[str, int] | None) -> tuple[list[DomainEvent], list[tuple[str, str, int]]]:
+        """The location cannot fulfil these units (all it has not shipped, or so many per SKU):
+        they leave the fulfilment order and the order needs them again from anywhere else.
+        Returns the events and the units given up as (sku, location, units)."""
+        fo = self.fulfillment_order(fulfillment_order_id)
+        if fo.status in ("shipped", "delivered", "cancelled"):
+            raise OrderRuleViolation("not_rejectable", f"fulfillment order {fulfillment_order_id} is {fo.status}")
+        wanted = dict(lines) if lines is not None else None
+        given = []
+        for fl in fo.lines:
+            left = fl["quantity"] - fl["shipped"]
+            units = left if wanted is None else min(left, wanted.get(fl["sku"], 0))
+            if units <= 0:
+                continue
+            if wanted is not None:
+                wanted[fl["sku"]] -= units
+            fl["quantity"] -= units
+            fl["picked"] = min(fl.get("picked", 0), fl["quantity"] - fl["shipped"])
+            self._give_up_units(fl["line_id"], fo.location_id, units)
+            given.append({"line_id": fl["line_id"], "sku": fl["sku"], "quantity": units})
+        if wanted and any(units > 0 for units in wanted.values()):
+            over = [{"sku": sku, "quantity": units} for sku, units in wanted.items() if units]
+            raise OrderRuleViolation("quantity_exceeds_remaining", "more units rejected than it has left", over)
+        if not given:
+            raise OrderRuleViolation("nothing_to_reject", "no unit of it is left to reject")
+        if fo.location_id not in self.excluded_locations:
+            self.excluded_locations.append(fo.location_id)
+        if not any(fl["quantity"] > fl["shipped"] for fl in fo.lines):
+            fo.status = "cancelled"  # its labels, if any, are voided by the fulfilment queue
+        elif fo.packages:  # what is left is packed again; labels already bought are voided
+            fo.dropped_packages += fo.packages
+            fo.status, fo.packages = "picked", []
+        return [DomainEvent("FulfillmentOrderRejected", {
+            "fulfillment_order_id": fo.fulfillment_order_id, "location_id": fo.location_id, "reason": reason,
+            "lines": given})], [(g["sku"], fo.location_id, g["quantity"]) for g in given]
+
     def pack(self, fulfillment_order_id: str, packages: list[dict]) -> list[DomainEvent]:
         """Packages of exactly the units picked; anything else is refused with what differs."""
         fo = self.fulfillment_order(fulfillment_order_id)
@@ -88,7 +125,7 @@ class OrderWarehouse:
             raise OrderRuleViolation("pack_mismatch", "the packages do not hold exactly the units picked",
                                      differences)
         fo.packages = [{"package_id": f"{fo.fulfillment_order_id}-P{n}", **package}
-                       for n, package in enumerate(packages, start=1)]
+                       for n, package in enumerate(packages, start=len(fo.dropped_packages) + 1)]
         fo.status = "packed"
         return [DomainEvent("FulfillmentOrderPacked", {
             "fulfillment_order_id": fo.fulfillment_order_id, "location_id": fo.location_id,
@@ -138,10 +175,11 @@ class OrderWarehouse:
 
     def labels_to_void(self) -> list[tuple[str, str, str]]:
         """(fulfilment order, package, carrier shipment) of labels bought for parcels that will not
-        leave: their fulfilment order was cancelled before it shipped."""
+        leave: their fulfilment order was cancelled or rejected before it shipped."""
         return [(fo.fulfillment_order_id, p["package_id"], p["label"]["carrier_shipment_id"])
-                for fo in self.fulfillment_orders if fo.status == "cancelled"
-                for p in fo.packages if p.get("label") and not p["label"].get("voided")]
+                for fo in self.fulfillment_orders
+                for p in [*fo.packages, *fo.dropped_packages] if p.get("label") and not p["label"].get("voided")
+                and (fo.status == "cancelled" or p in fo.dropped_packages)]
 
     def _package(self, fulfillment_order_id: str, package_id: str) -> dict:
         fo = self.fulfillment_order(fulfillment_order_id)

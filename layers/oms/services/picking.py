@@ -181,3 +181,27 @@ def pack(ctx: Context, fulfillment_order_id: str, packages: list[dict]) -> Order
     except UnknownOrder:
         raise OrderRuleViolation("not_found", f"no fulfillment order {fulfillment_order_id}") from None
     return result["order"]
+
+
+def reject(ctx: Context, fulfillment_order_id: str, reason: str, lines: dict[str, int] | None) -> Order:
+    """A location cannot fulfil (a store out of stock, a damaged unit): the units leave its
+    fulfilment order and the order sources them again anywhere but there, or backorders them.
+    Their reservation is given back; for `out_of_stock` they also leave its on hand (the units are
+    not there), logged as `rejected_out_of_stock`."""
+    result: dict = {}
+
+    def step(order: Order) -> OrderCommit:
+        events, given = order.reject(fulfillment_order_id, reason, lines)
+        result["order"] = order
+        if reason == "out_of_stock":
+            moves = [StockMove(sku, location, ship=units, reason="rejected_out_of_stock")
+                     for sku, location, units in given]
+        else:
+            moves = [StockMove(sku, location, release=units) for sku, location, units in given]
+        return OrderCommit(order, events, stock_moves=moves)
+    try:
+        update_order(ctx, order_of(fulfillment_order_id), step)
+    except UnknownOrder:
+        raise OrderRuleViolation("not_found", f"no fulfillment order {fulfillment_order_id}") from None
+    allocate_order(ctx, order_of(fulfillment_order_id))
+    return ctx.store.load(order_of(fulfillment_order_id))
