@@ -39,6 +39,9 @@ def configure_environment(stage: str = "local") -> dict:
         "OMS_PAYMENTS": os.environ.get("OMS_PAYMENTS", "stripe"),
         "OMS_STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port()}",
         "OMS_STRIPE_API_KEY": os.environ.get("OMS_STRIPE_API_KEY", "sk_test_oms_local"),
+        # The local carrier service (EasyPost's API): rates, labels, voids, tracker webhooks.
+        "OMS_EASYPOST_API_BASE": f"http://127.0.0.1:{carrier_port()}/v2",
+        "OMS_EASYPOST_API_KEY": os.environ.get("OMS_EASYPOST_API_KEY", "EZTK_oms_local"),
         # Customer e-mails go to the local SES (moto): read them at /moto-api/data.json.
         "OMS_MAIL_FROM": os.environ.get("OMS_MAIL_FROM", "orders@example.com"),
         "OMS_SLA_SWEEP_SECONDS": os.environ.get("OMS_SLA_SWEEP_SECONDS", "60"),
@@ -57,6 +60,10 @@ def configure_environment(stage: str = "local") -> dict:
 
 def stripe_port() -> int:
     return int(os.environ.get("OMS_STRIPE_PORT", "8420"))
+
+
+def carrier_port() -> int:
+    return int(os.environ.get("OMS_CARRIER_PORT", "8430"))
 
 
 def parse_faults(spec: str) -> dict[str, float]:
@@ -121,6 +128,11 @@ class LocalStack:
         # The stack's own state folder: two stacks on one machine never share the local Stripe's file.
         self.state_dir = tempfile.mkdtemp(prefix="oms-stack-")
         self.stripe = LocalStripe(stripe_port(), self.state_dir)
+        from .local_carrier import LocalCarrier
+
+        self.carrier = LocalCarrier(carrier_port(), simulate=self.simulate,
+                                    step_seconds=float(os.environ.get("OMS_SIMULATE_STEP_SECONDS", "2")))
+        self.carrier.start()
         self.moto = start_moto(self.aws_port, parse_faults(os.environ.get("OMS_LOCAL_FAULTS", "")))
         from .provision import provision
 
@@ -147,6 +159,8 @@ class LocalStack:
         # Before the API answers /health: a healthy stack is a whole one.
         self.stripe.register_webhook(f"http://127.0.0.1:{self.api_port}/webhooks/payments/stripe",
                                      os.environ["OMS_WEBHOOK_SECRET_PAYMENTS_STRIPE"])
+        self.carrier.register_webhook(f"http://127.0.0.1:{self.api_port}/webhooks/tracking/easypost",
+                                      os.environ["OMS_WEBHOOK_SECRET_TRACKING_EASYPOST"])
         self.http = serving(create_local_server(app_module.app, Config.create(chalice_stage="local", app_name="oms"),
                                                 "127.0.0.1", self.api_port), "api")
 
@@ -172,7 +186,10 @@ class LocalStack:
             f"from {os.environ['OMS_MAIL_FROM']}, OMS_NOTIFICATIONS={os.environ.get('OMS_NOTIFICATIONS', '1')})",
             f"Stripe         {self.stripe.url}   (local Stripe, localstripe; its events go to "
             "/webhooks/payments/stripe)",
-            f"simulator      {'on: the warehouse and carrier move orders along' if self.simulate else 'off'}",
+            f"carrier        {self.carrier.url}/v2   (local carrier service, EasyPost's API; its tracker events go "
+            "to /webhooks/tracking/easypost)",
+            "simulator      " + ("on: the warehouse picks, packs, buys labels and ships; the carrier tracks"
+                                    if self.simulate else "off"),
             "resources:", *names, "Ctrl-C stops everything."])
 
     def shutdown(self) -> None:
@@ -183,6 +200,8 @@ class LocalStack:
                 server.shutdown()
         if getattr(self, "stripe", None) is not None:
             self.stripe.stop()
+        if getattr(self, "carrier", None) is not None:
+            self.carrier.stop()
         if getattr(self, "state_dir", None):
             shutil.rmtree(self.state_dir, ignore_errors=True)
 

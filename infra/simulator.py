@@ -1,7 +1,10 @@
 """With OMS_SIMULATE=1, a simulated warehouse and carrier move orders along by themselves,
-as outside systems would: the warehouse ships each new fulfilment order through the ops API,
-and the carrier posts signed tracking updates until the parcel is delivered. They hear about
-work the way a subscriber would, through their own queue and rule on the bus."""
+as outside systems would. The warehouse works each new fulfilment order through the ops API:
+a pick list, every unit found, one package, a label bought at the local carrier service
+(the cheapest on time), handed over. That carrier then posts signed EasyPost tracker events until
+the parcel is delivered. A location without an address cannot buy labels: it ships with a
+tracking number of its own, and this simulator posts its tracking updates instead. They hear
+about work the way a subscriber would, through their own queue and rule on the bus."""
 from __future__ import annotations
 
 import hashlib
@@ -54,8 +57,9 @@ class Simulator(_Loop):
         for message in self.sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get("Messages", []):
             detail = json.loads(message["Body"])["detail"]
             if detail["event_type"] == "FulfillmentOrderCreated":
-                self.later(self.step, self.ship, detail["data"]["fulfillment_order_id"])
-            else:
+                self.later(self.step, self.work, detail["data"]["fulfillment_order_id"],
+                           detail["data"]["location_id"])
+            elif detail["data"]["carrier"] == "simulated":  # labelled parcels are the carrier's to track
                 for n, step in enumerate(TRACKING_STEPS, start=1):
                     self.later(self.step * n, self.track, detail["data"]["tracking_number"], *step)
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
@@ -70,6 +74,37 @@ class Simulator(_Loop):
                 log.warning("simulator step failed (%s), attempt %d", error, attempts + 1)
             busy = True
         return busy
+
+    def work(self, fulfillment_order_id: str, location_id: str) -> None:
+        """Pick, pack, label and ship; steps already done answer 409 and are passed over."""
+        made = self._call("POST", f"/locations/{location_id}/pick-lists",
+                          {"fulfillment_order_ids": [fulfillment_order_id]}, ok=(201, 409))
+        if made.status_code == 201:
+            pick_list = made.json()
+            picks = [{"fulfillment_order_id": fo["fulfillment_order_id"], "sku": line["sku"],
+                      "quantity_picked": fo["quantity"]}
+                     for line in pick_list["lines"] for fo in line["fulfillment_orders"]]
+            self._call("POST", f"/pick-lists/{pick_list['pick_list_id']}/confirm", {"picks": picks})
+            units = [{"sku": p["sku"], "quantity": p["quantity_picked"]} for p in picks]
+            self._call("POST", f"/fulfillment-orders/{fulfillment_order_id}/packages", {"packages": [{
+                "lines": units, "weight_grams": 400 * sum(u["quantity"] for u in units),
+                "dimensions_cm": {"length": 30, "width": 20, "height": 12}}]}, ok=(200, 409))
+        labels = self._call("POST", f"/fulfillment-orders/{fulfillment_order_id}/labels",
+                            {"strategy": "cheapest_on_time"}, ok=(200, 201, 409, 422))
+        if labels.status_code == 422:
+            labels = self._call("POST", f"/fulfillment-orders/{fulfillment_order_id}/labels",
+                                {"strategy": "cheapest"}, ok=(200, 201, 409))
+        if labels.status_code in (200, 201):
+            self._call("POST", f"/fulfillment-orders/{fulfillment_order_id}/ship", None, ok=(200, 409))
+        else:  # no address to ship from: its own tracking number
+            self.ship(fulfillment_order_id)
+
+    def _call(self, method: str, path: str, body, ok=(200, 201)):
+        response = requests.request(method, f"{self.api}{path}", timeout=15, json=body,
+                                    headers={"Authorization": f"Bearer {os.environ['OMS_OPS_TOKEN']}"})
+        if response.status_code not in ok:
+            raise RuntimeError(f"{method} {path} answered {response.status_code}: {response.text[:200]}")
+        return response
 
     def ship(self, fulfillment_order_id: str) -> None:
         tracking = "SIM" + hashlib.sha256(fulfillment_order_id.encode()).hexdigest()[:12].upper()

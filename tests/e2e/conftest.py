@@ -41,7 +41,7 @@ class Stack:
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMS_"))}
         self.stripe_port = _free_port()
         environment.update({"OMS_PORT": str(self.api_port), "OMS_AWS_PORT": str(self.aws_port),
-                            "OMS_STRIPE_PORT": str(self.stripe_port),
+                            "OMS_STRIPE_PORT": str(self.stripe_port), "OMS_CARRIER_PORT": str(_free_port()),
                             "OMS_OPS_TOKEN": OPS_TOKEN, "PYTHONUNBUFFERED": "1",
                             "PYTHONPATH": f"{ROOT}:{ROOT / 'layers'}", **SECRETS, **env})
         self.process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT, env=environment,

@@ -66,6 +66,28 @@ def test_with_the_simulator_an_order_reaches_delivered_by_itself(simulated_stack
     created = stack.webhook("orders", canonical_order(lines=[{"sku": "SIM-1", "quantity": 1, "unit_price": "9.99"}]))
     order = stack.wait_for(created.json()["order_id"], lambda o: o["status"] == "delivered", timeout=60)
     shipment = order["fulfillment_orders"][0]["shipments"][0]
-    assert shipment["carrier"] == "simulated"
+    assert shipment["carrier"] == "simulated"  # no address to buy labels from: its own tracking number
     assert [e["status"] for e in shipment["events"]] == ["in_transit", "out_for_delivery", "delivered"]
     assert order["payments"]["captured"] == order["payments"]["authorized"]
+
+
+def test_with_the_simulator_an_order_goes_through_every_warehouse_step_to_delivered(simulated_stack):
+    """Pick list, picks, a package, a label bought at the local carrier service (EasyPost's API),
+    handed over, then tracked by the carrier's signed tracker events to delivered."""
+    stack = simulated_stack
+    stack.ops("PUT", "/locations/DC2", {"name": "DC", "type": "warehouse", "priority": 1, "address": {
+        "name": "Acme DC", "line1": "388 Townsend St", "city": "San Francisco", "region": "CA", "postal_code": "94107",
+        "country": "US"}})
+    stack.ops("PUT", "/inventory/SIM-2/locations/DC2", {"on_hand": 5, "bin": "A-01"})
+    created = stack.webhook("orders", canonical_order(lines=[{"sku": "SIM-2", "quantity": 2, "unit_price": "9.99"}]))
+    order = stack.wait_for(created.json()["order_id"], lambda o: o["status"] == "delivered", timeout=90)
+    fo = order["fulfillment_orders"][0]
+    assert fo["location_id"] == "DC2" and fo["pick_list_id"] and fo["packages"][0]["label"]["tracking_number"]
+    [shipment] = fo["shipments"]
+    assert shipment["carrier"] != "simulated" and shipment["tracking_number"] == fo["packages"][0]["label"][
+        "tracking_number"]
+    steps = [e["event_type"] for e in order["history"]]
+    for step in ("FulfillmentOrderPicked", "FulfillmentOrderPacked", "LabelPurchased", "ShipmentCreated",
+                 "ShipmentDelivered"):
+        assert step in steps, steps
+    assert steps.index("LabelPurchased") < steps.index("ShipmentCreated") < steps.index("ShipmentDelivered")
