@@ -337,3 +337,17 @@ class LabelsIn(_Input):
 class RejectIn(_Input):
     reason: Annotated[str, Field(strict=True, min_length=1, max_length=100)]
     lines: Annotated[list[SkuQuantity], Field(min_length=1, max_length=100)] | None = None
+
+
+class ReturnLabelIn(_Input):
+    rate_id: Annotated[str, Field(strict=True, min_length=1, max_length=100)] | None = None
+    strategy: Literal["cheapest", "fastest", "cheapest_on_time"] | None = None
+    location_id: LocationId | None = None  # where it comes back: the location that shipped it, unless named
+    weight_grams: Annotated[StrictInt, Field(gt=0, le=1_000_000)] | None = None
+    dimensions_cm: DimensionsIn | None = None
+
+    @model_validator(mode="after")
+    def _one_of(self):
+        if self.rate_id is not None and self.strategy is not None:
+            raise ValueError("give rate_id or strategy, not both")
+        return self

@@ -140,6 +140,8 @@ def return_action(return_id: str, action: str):
         body = _body(ReturnTrackingIn)
         return _act(return_id, lambda ctx: returns.register_tracking(ctx, return_id, body.carrier,
                                                                      body.tracking_number))
+    if action == "label":
+        return _return_label(return_id)
     if action == "receive":
         body = _body(ReceiveIn)
         if body.location_id not in {loc.location_id for loc in _ctx().inventory.locations()}:
@@ -147,3 +149,29 @@ def return_action(return_id: str, action: str):
         lines = [line.model_dump() for line in body.lines]
         return _act(return_id, lambda ctx: returns.receive(ctx, return_id, body.location_id, lines))
     raise ApiError(404, "not_found", f"no action {action} on returns")
+
+
+def _return_label(return_id: str):
+    """A return label bought the way a fulfilment order's is (docs/warehouse.md); a body is optional."""
+    from oms.domain.order import OrderRuleViolation
+    from oms.services.labels import return_label
+    from oms.services.ports import CarrierRejected, CarrierUnavailable, DuplicateReference
+
+    from .ops_inputs import ReturnLabelIn
+
+    body = _body(ReturnLabelIn) if raw_body(returns_api.current_request).strip() else ReturnLabelIn()
+    parcel = ({**body.dimensions_cm.model_dump(), "weight_grams": body.weight_grams}
+              if body.dimensions_cm and body.weight_grams else None)
+    try:
+        label, bought = return_label(_ctx(), return_id, body.rate_id, body.strategy, body.location_id, parcel)
+    except OrderRuleViolation as error:
+        if error.code in ("unknown_rate", "no_rate_on_time", "no_rates", "not_found"):
+            raise ApiError(404 if error.code == "not_found" else 422, error.code, str(error)) from None
+        raise _violation(error) from None
+    except CarrierRejected as error:
+        raise ApiError(422, "carrier_rejected", str(error)) from None
+    except CarrierUnavailable as error:
+        raise ApiError(503, "carrier_unavailable", f"{error}; try again", headers={"Retry-After": "5"}) from None
+    except DuplicateReference:
+        raise ApiError(409, "tracking_number_in_use", "that tracking number belongs to another parcel") from None
+    return json_response(201 if bought else 200, label)

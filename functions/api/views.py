@@ -127,7 +127,8 @@ def return_view(ret, history: list[dict] | None = None) -> dict:
         "exchange_refund": money(ret.exchange_refund),
         "exchange_order_id": ret.exchange_order_id, "ship_replacement": ret.ship_replacement,
         "restocking_fee_percent": ret.restocking_fee_percent, "returnless": ret.returnless,
-        "tracking": ret.tracking, "receipts": ret.receipts, "decline_reason": ret.decline_reason}
+        "tracking": ret.tracking, "receipts": ret.receipts, "decline_reason": ret.decline_reason,
+        "label": {k: v for k, v in (ret.label or {}).items() if k not in ("rates", "carrier_shipment_id")} or None}
     if history is not None:
         view["history"] = [{k: h[k] for k in ("sequence", "event_type", "occurred_at", "data")} for h in history]
     return view

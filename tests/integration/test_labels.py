@@ -120,3 +120,31 @@ def test_no_labels_before_packing(shop):
     fo_id = api.order(order_id)["fulfillment_orders"][0]["fulfillment_order_id"]
     response = api.ops("POST", f"/fulfillment-orders/{fo_id}/rates")
     assert response.status_code == 409 and response.json_body["error"]["code"] == "not_packed"
+
+
+def test_a_return_label_is_bought_once_and_its_tracking_moves_the_return(shop):
+    from tests.integration.test_returns import delivered
+
+    api = shop
+    order = delivered(api)
+    line = order["lines"][0]
+    opened = api.ops("POST", f"/orders/{order['order_id']}/returns",
+                     {"lines": [{"line_id": line["line_id"], "quantity": 1, "reason": "damaged"}]})
+    assert opened.status_code == 201, opened.body
+    return_id = opened.json_body["return_id"]
+    if opened.json_body["status"] != "approved":
+        assert api.ops("POST", f"/returns/{return_id}/approve").status_code == 200
+    bought = api.ops("POST", f"/returns/{return_id}/label", {"strategy": "cheapest"})
+    assert bought.status_code == 201, bought.body
+    label = bought.json_body
+    assert label["location_id"] == "WH1" and label["tracking_number"] and label["label_format"] == "PDF"
+    again = api.http.request("POST", f"/returns/{return_id}/label", headers={"Authorization": "Bearer ops-test-token"},
+                             body=b"")
+    assert again.status_code == 200 and again.json_body == label  # bought once
+    ret = api.ops("GET", f"/returns/{return_id}").json_body
+    assert ret["tracking"]["tracking_number"] == label["tracking_number"] and ret["label"]["amount"] == label["amount"]
+    api.webhook("tracking", {"tracking_number": label["tracking_number"], "status": "in_transit",
+                             "occurred_at": "2026-11-29T10:00:00Z", "description": "Picked up", "location": "NYC"})
+    api.pipeline.drain()
+    assert api.ops("GET", f"/returns/{return_id}").json_body["status"] == "in_transit"
+    assert api.ops("POST", "/returns/nope/label", {}).status_code == 404

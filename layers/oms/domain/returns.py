@@ -81,6 +81,9 @@ class Return:
     refund_estimate: int = 0
     exchange_order_id: str | None = None
     tracking: dict | None = None  # {"carrier", "tracking_number", "status", "events"}
+    # A return label bought for the customer: {"carrier_shipment_id", "rates", "location_id",
+    # then "tracking_number", "carrier", "service", "amount", "currency", "label_url", "label_format"}
+    label: dict | None = None
     decline_reason: str | None = None
     receipts: list[dict] = field(default_factory=list)
     channel: str = "generic"  # the order's sales channel, told about the return where its API allows
@@ -140,6 +143,19 @@ class Return:
         self.tracking = {"carrier": carrier, "tracking_number": tracking_number, "status": "label_created",
                          "events": []}
         return []
+
+    def record_label_quote(self, shipment_id: str, location_id: str, rates: list[dict]) -> None:
+        if self.status != "approved":
+            raise OrderRuleViolation("invalid_return_status", f"a {self.status} return gets no label")
+        if self.label is None:  # the first quote stays: a label is bought against one carrier shipment
+            self.label = {"carrier_shipment_id": shipment_id, "location_id": location_id, "rates": rates}
+
+    def record_label(self, label: dict) -> list[DomainEvent]:
+        """The label bought; its tracking number is the return's (carrier webhooks move it in transit)."""
+        if self.label and self.label.get("tracking_number"):
+            return []
+        self.label = {**(self.label or {}), **label}
+        return self.register_tracking(label["carrier"], label["tracking_number"])
 
     def apply_tracking(self, checkpoints: list[dict]) -> list[DomainEvent]:
         """A carrier's checkpoints for the parcel coming back: the first one moves it in transit."""

@@ -155,3 +155,64 @@ def _update(ctx: Context, fulfillment_order_id: str, step):
         return update_order(ctx, order_of(fulfillment_order_id), step)
     except UnknownOrder:
         raise OrderRuleViolation("not_found", f"no fulfillment order {fulfillment_order_id}") from None
+
+
+RETURN_BOX = {"length": 30, "width": 20, "height": 15, "weight_grams": 1000}  # when none is given
+
+
+def return_label(ctx: Context, return_id: str, rate_id: str | None, strategy: str | None,
+                 location_id: str | None, parcel: dict | None) -> tuple[dict, bool]:
+    """A label for the parcel coming back, from the customer's address to the location that
+    receives it (the one that shipped the order, unless named), bought once like a fulfilment
+    order's. Returns the label and whether it was bought now."""
+    from .ports import ReturnCommit
+    from .returns import UnknownReturn, change_return
+
+    ret = ctx.returns.load_return(return_id)
+    if ret is None:
+        raise OrderRuleViolation("not_found", f"no return {return_id}")
+    if ret.label and ret.label.get("tracking_number"):
+        return _return_label_view(ret.label), False
+    order = ctx.store.load(ret.order_id)
+    locations = {loc.location_id: loc for loc in ctx.inventory.locations()}
+    shipped_from = [fo.location_id for fo in order.fulfillment_orders if fo.shipments]
+    destination = location_id or (ret.label or {}).get("location_id") or (shipped_from[0] if shipped_from else None)
+    if destination not in locations or not locations[destination].address.get("postal_code"):
+        raise OrderRuleViolation("location_without_address", f"location {destination} has no address to ship back to")
+    if not (ret.label or {}).get("carrier_shipment_id"):
+        line_groups = {order.line(line.line_id).delivery_group for line in ret.lines}
+        customer = next(g.shipping_address for g in order.delivery_groups if g.group_id in line_groups)
+        box = parcel or RETURN_BOX
+        shipment_id, rates = ctx.carrier.quote(customer, locations[destination].address, box,
+                                               reference=ret.rma_number)
+        def quoted(r):
+            r.record_label_quote(shipment_id, destination, [asdict(rate) for rate in rates])
+            return ReturnCommit(r, [], state_only=True)
+        try:
+            ret = change_return(ctx, return_id, quoted)
+        except UnknownReturn:
+            raise OrderRuleViolation("not_found", f"no return {return_id}") from None
+    rates = ret.label["rates"]
+    if rate_id:
+        rate = next((r for r in rates if r["rate_id"] == rate_id), None)
+        if rate is None:
+            raise OrderRuleViolation("unknown_rate", f"no rate {rate_id} for return {ret.rma_number}")
+    else:
+        rate = choose_rate(rates, strategy or "cheapest", None if strategy != "cheapest_on_time"
+                           else promise_days(order.delivery_groups[0].shipping_method))
+    label = ctx.carrier.buy(ret.label["carrier_shipment_id"], rate["rate_id"], label_format())
+    record = {"tracking_number": label.tracking_number, "carrier": label.carrier, "service": label.service,
+              "amount": label.amount, "currency": label.currency, "label_url": label.label_url,
+              "label_format": label.label_format}
+    def labelled(r):
+        if r.label and r.label.get("tracking_number"):
+            return None  # another request recorded it
+        events = r.record_label(record)
+        return ReturnCommit(r, events, tracking_numbers=[record["tracking_number"]])
+    ret = change_return(ctx, return_id, labelled)
+    return _return_label_view(ret.label), True
+
+
+def _return_label_view(label: dict) -> dict:
+    return {key: label[key] for key in ("tracking_number", "carrier", "service", "amount", "currency", "label_url",
+                                        "label_format", "location_id")}
