@@ -108,6 +108,8 @@ def handle_allocation(event) -> dict:
     return consume(event, {"OrderValidated": allocate, "InventoryAdjusted": offer_new_stock,
                            "OrderLinesCancelled": offer_released_stock,
                            "HoldReleased": allocate,  # a no-op unless units wait to be sourced again
+                           # units a location could not send (also sourced again at once: this is the net)
+                           "ShortPicked": allocate, "FulfillmentOrderRejected": allocate,
                            "InventoryReleased": offer_expired_stock})
 
 
@@ -148,7 +150,8 @@ def void_labels(detail: dict) -> None:
 def handle_fulfillment(event) -> dict:
     return consume(event, {"PaymentAuthorized": create_fulfillment_orders,
                            "PaymentRecorded": create_fulfillment_orders,
-                           "OrderLinesCancelled": void_labels, "FulfillmentOrderRejected": void_labels})
+                           "OrderLinesCancelled": void_labels, "FulfillmentOrderRejected": void_labels,
+                           "ReservationWithdrawn": void_labels, "LabelPurchased": void_labels})
 
 
 def order_learns_of_return(detail: dict) -> None:

@@ -26,7 +26,7 @@ def _body(model):
 def _rules(action):
     from oms.domain.order import OrderRuleViolation
     from oms.services.inventory import UnknownLocation
-    from oms.services.ports import CarrierRejected, CarrierUnavailable
+    from oms.services.ports import CarrierRejected, CarrierUnavailable, DuplicateReference
 
     try:
         return action()
@@ -34,6 +34,8 @@ def _rules(action):
         raise ApiError(404, "not_found", f"no location {error}") from None
     except CarrierRejected as error:
         raise ApiError(422, "carrier_rejected", str(error)) from None
+    except DuplicateReference:
+        raise ApiError(409, "tracking_number_in_use", "that tracking number belongs to another order") from None
     except CarrierUnavailable as error:
         raise ApiError(503, "carrier_unavailable", f"{error}; try again", headers={"Retry-After": "5"}) from None
     except OrderRuleViolation as error:
@@ -143,6 +145,9 @@ def reject(fulfillment_order_id: str):
         lines = {}
         for line in body.lines:
             lines[line.sku] = lines.get(line.sku, 0) + line.quantity
+    key = (warehouse_api.current_request.headers.get("idempotency-key") or "").strip() or None
+    if key and len(key) > 255:
+        raise ApiError(422, "invalid_idempotency_key", "an Idempotency-Key has at most 255 characters")
     ctx = _ctx()
-    order = _rules(lambda: reject_(ctx, fulfillment_order_id, body.reason, lines))
+    order = _rules(lambda: reject_(ctx, fulfillment_order_id, body.reason, lines, key))
     return json_response(200, order_view(order, ctx.store.history(order.order_id)))

@@ -195,3 +195,12 @@ def test_more_locations_than_the_exact_search_takes_are_chosen_greedily():
     assert [a.location_id for a in plan] == ["W1", "W2", "W3", "W4"] and decision["rule"] == "many_shipments"
     plan, [decision] = plan_sourcing([line("L1", "A", 9)], levels, {loc: Site(loc, 1) for loc in ("W1", "W2")}, {})
     assert decision["rule"] == "partial" and sum(a.quantity for a in plan) == 2
+
+
+def test_three_hundred_locations_short_everywhere_take_the_greedy_path_and_sets_come_from_a_pool():
+    levels = [stock("A", f"S{n:03d}", 1) for n in range(300)]
+    located = {f"S{n:03d}": Site(f"S{n:03d}", n) for n in range(300)}
+    plan, [decision] = plan_sourcing([line("L1", "A", 400)], levels, located, {})
+    assert sum(a.quantity for a in plan) == 300 and decision["rule"] == "partial"
+    plan, [decision] = plan_sourcing([line("L1", "A", 3)], levels, located, {})
+    assert [a.location_id for a in plan] == ["S000", "S001", "S002"] and decision["rule"] == "fewest_shipments"

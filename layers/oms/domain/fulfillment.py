@@ -73,6 +73,7 @@ class FulfillmentOrder:
     pick_list_id: str | None = None
     packages: list[dict] = field(default_factory=list)  # [{"package_id", "lines", "weight_grams", "dimensions_cm"}]
     dropped_packages: list[dict] = field(default_factory=list)  # packed before a rejection changed what ships
+    rejections: list[str] = field(default_factory=list)  # Idempotency-Keys of the rejections made
 
     def remaining(self, line_id: str) -> int:
         line = next(fl for fl in self.lines if fl["line_id"] == line_id)

@@ -142,8 +142,9 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
     exchange_for_return_id: str | None = None  # an exchange order: the return it replaces units of
     # Why its units ship from where they do: each sourcing's decision per delivery group (the last 20).
     sourcing: list[dict] = field(default_factory=list)
-    # Locations that could not fulfil it (a short pick, a rejection): never sourced from again for it.
+    # Locations that rejected it, and `<sku>@<location>` a picker did not find: never sourced again for it.
     excluded_locations: list[str] = field(default_factory=list)
+    excluded_stock: list[str] = field(default_factory=list)
     # Persistence bookkeeping set by the store: optimistic-lock version and history length.
     version: int = 0
     history_length: int = 0
@@ -422,19 +423,21 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
         released = []
         for allocation in (a for a in self.allocations if a.line_id == line.line_id
                            and location_id in (None, a.location_id)):
-            fo_lines = [fl for fo in self.fulfillment_orders if fo.location_id == allocation.location_id
+            fo_lines = [(fo, fl) for fo in self.fulfillment_orders if fo.location_id == allocation.location_id
                         for fl in fo.lines if fl["line_id"] == line.line_id]
-            shipped_here = sum(fl["shipped"] for fl in fo_lines)
+            shipped_here = sum(fl["shipped"] for _, fl in fo_lines)
             take = min(quantity, allocation.quantity - shipped_here)
             if take <= 0:
                 continue
             allocation.quantity -= take
             quantity -= take
             left = take
-            for fl in fo_lines:
+            for fo, fl in fo_lines:
                 cut = min(left, fl["quantity"] - fl["shipped"])
-                fl["quantity"] -= cut
-                left -= cut
+                if cut:
+                    fl["quantity"] -= cut
+                    left -= cut
+                    self.after_units_left(fo)  # what was picked or packed of it no longer matches
             released.append(Allocation(line.line_id, line.sku, allocation.location_id, take))
         return released
 

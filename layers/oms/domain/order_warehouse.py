@@ -48,8 +48,9 @@ class OrderWarehouse:
             "fulfillment_order_id": fo.fulfillment_order_id, "pick_list_id": pick_list_id,
             "location_id": fo.location_id, "lines": picks})]
         if shorts:
-            if fo.location_id not in self.excluded_locations:
-                self.excluded_locations.append(fo.location_id)
+            for short in shorts:  # that SKU is not sourced from there again for this order (the rest may be)
+                if f"{short['sku']}@{fo.location_id}" not in self.excluded_stock:
+                    self.excluded_stock.append(f"{short['sku']}@{fo.location_id}")
             events.append(DomainEvent("ShortPicked", {
                 "fulfillment_order_id": fo.fulfillment_order_id, "pick_list_id": pick_list_id,
                 "location_id": fo.location_id, "lines": shorts}))
@@ -66,12 +67,15 @@ class OrderWarehouse:
                 units -= take
         self.allocations = [a for a in self.allocations if a.quantity]
 
-    def reject(self, fulfillment_order_id: str, reason: str,
-               lines: dict[str, int] | None) -> tuple[list[DomainEvent], list[tuple[str, str, int]]]:
+    def reject(self, fulfillment_order_id: str, reason: str, lines: dict[str, int] | None,
+               key: str | None = None) -> tuple[list[DomainEvent], list[tuple[str, str, int]]]:
         """The location cannot fulfil these units (all it has not shipped, or so many per SKU):
         they leave the fulfilment order and the order needs them again from anywhere else.
-        Returns the events and the units given up as (sku, location, units)."""
+        Returns the events and the units given up as (sku, location, units); nothing when a
+        rejection with the same key (Idempotency-Key) was made already."""
         fo = self.fulfillment_order(fulfillment_order_id)
+        if key and key in fo.rejections:
+            return [], []
         if fo.status in ("shipped", "delivered", "cancelled"):
             raise OrderRuleViolation("not_rejectable", f"fulfillment order {fulfillment_order_id} is {fo.status}")
         wanted = dict(lines) if lines is not None else None
@@ -94,20 +98,38 @@ class OrderWarehouse:
             raise OrderRuleViolation("nothing_to_reject", "no unit of it is left to reject")
         if fo.location_id not in self.excluded_locations:
             self.excluded_locations.append(fo.location_id)
-        if not any(fl["quantity"] > fl["shipped"] for fl in fo.lines):
-            fo.status = "cancelled"  # its labels, if any, are voided by the fulfilment queue
-        elif fo.packages:  # what is left is packed again; labels already bought are voided
-            fo.dropped_packages += fo.packages
-            fo.status, fo.packages = "picked", []
+        if key:
+            fo.rejections.append(key)
+        self.after_units_left(fo)
         return [DomainEvent("FulfillmentOrderRejected", {
             "fulfillment_order_id": fo.fulfillment_order_id, "location_id": fo.location_id, "reason": reason,
             "lines": given})], [(g["sku"], fo.location_id, g["quantity"]) for g in given]
 
+    def after_units_left(self, fo) -> None:
+        """Units left a fulfilment order (rejected, cancelled, withdrawn). With nothing left to ship
+        it is shipped (what went) or cancelled; a packed one with units left goes back to picked to
+        be packed again. Packages that will not leave as packed are dropped: the fulfilment queue
+        voids their labels."""
+        for fl in fo.lines:
+            fl["picked"] = min(fl.get("picked", 0), fl["quantity"] - fl["shipped"])
+        sent = {s.tracking_number for s in fo.shipments}
+        unsent = [p for p in fo.packages if (p.get("label") or {}).get("tracking_number") not in sent]
+        if not any(fl["quantity"] > fl["shipped"] for fl in fo.lines):
+            if fo.status not in ("shipped", "delivered"):
+                delivered = fo.shipments and all(s.status == "delivered" for s in fo.shipments)
+                fo.status = "delivered" if delivered else "shipped" if fo.shipments else "cancelled"
+        elif fo.status in ("packed", "label_purchased"):
+            fo.status = "picked"
+        else:
+            return
+        fo.dropped_packages += unsent
+        fo.packages = [p for p in fo.packages if p not in unsent]
+
     def pack(self, fulfillment_order_id: str, packages: list[dict]) -> list[DomainEvent]:
         """Packages of exactly the units picked; anything else is refused with what differs."""
         fo = self.fulfillment_order(fulfillment_order_id)
-        if fo.status == "packed" and [{k: v for k, v in p.items() if k != "package_id"}
-                                      for p in fo.packages] == packages:
+        if fo.status in ("packed", "label_purchased") and [{k: p[k] for k in ("lines", "weight_grams", "dimensions_cm")}
+                                                           for p in fo.packages] == packages:
             return []  # the same packing again
         if fo.status != "picked":
             raise OrderRuleViolation("not_picked", f"fulfillment order {fulfillment_order_id} is {fo.status}: "
@@ -154,7 +176,7 @@ class OrderWarehouse:
         if package.get("label"):
             return []
         package["label"] = label
-        if all(p.get("label") for p in fo.packages) and fo.status == "packed":
+        if fo.packages and all(p.get("label") for p in fo.packages) and fo.status == "packed":
             fo.status = "label_purchased"
         return [DomainEvent("LabelPurchased", {
             "fulfillment_order_id": fulfillment_order_id, "package_id": package_id,
@@ -179,11 +201,12 @@ class OrderWarehouse:
         return [(fo.fulfillment_order_id, p["package_id"], p["label"]["carrier_shipment_id"])
                 for fo in self.fulfillment_orders
                 for p in [*fo.packages, *fo.dropped_packages] if p.get("label") and not p["label"].get("voided")
+                and p["label"]["tracking_number"] not in {s.tracking_number for s in fo.shipments}
                 and (fo.status == "cancelled" or p in fo.dropped_packages)]
 
     def _package(self, fulfillment_order_id: str, package_id: str) -> dict:
         fo = self.fulfillment_order(fulfillment_order_id)
-        for package in fo.packages:
+        for package in [*fo.packages, *fo.dropped_packages]:  # a label bought as it was dropped is still ours
             if package["package_id"] == package_id:
                 return package
         raise OrderRuleViolation("not_found", f"no package {package_id} on {fulfillment_order_id}")

@@ -1,8 +1,9 @@
 """Where an order's units ship from. Per delivery group, in this order of importance:
 
-1. the fewest shipments (locations) that hold every unit, trying every set of up to
-   MAX_EXACT_LOCATIONS locations; failing that, greedily the location that covers most of what is
-   left, then the next, and what no location has is backordered;
+1. the fewest shipments (locations) that hold every unit, trying every location alone, then
+   every set of 2 and 3 among the MAX_POOL that hold most of it; failing that (or when the
+   stock is short anyway), greedily the location that covers most of what is left, then the
+   next, and what no location has is backordered;
 2. the shortest great-circle distance from those locations to the shipping address (the sum,
    over the locations chosen), when both ends have coordinates;
 3. the locations' priority (lower first), then their ids.
@@ -19,6 +20,7 @@ from .inventory import StockLevel
 from .order import Allocation, Line
 
 MAX_EXACT_LOCATIONS = 3
+MAX_POOL = 24  # sets of 2 or 3 are sought among this many locations: C(24, 3) = 2024 sets
 EARTH_RADIUS_KM = 6371.0088
 
 
@@ -87,8 +89,13 @@ def _source_group(lines: list[Line], free: dict[tuple[str, str], int], sites: di
         return (len(chosen), far, sum(sites[location].priority for location in chosen), chosen)
 
     chosen: tuple[str, ...] | None = None
-    for size in range(1, min(MAX_EXACT_LOCATIONS, len(holding)) + 1):
-        covering = [combo for combo in combinations(holding, size)
+    coverable = all(sum(free.get((sku, location), 0) for location in holding) >= units for sku, units in need.items())
+    for size in range(1, min(MAX_EXACT_LOCATIONS, len(holding)) + 1) if coverable else ():
+        # Sets of several locations are searched among the best few (most units, nearest, first by priority).
+        pool = holding if size == 1 else sorted(holding, key=lambda location: (
+            -sum(min(units, free.get((sku, location), 0)) for sku, units in need.items()),
+            rank((location,))[1:]))[:MAX_POOL]
+        covering = [combo for combo in combinations(pool, size)
                     if all(sum(free.get((sku, location), 0) for location in combo) >= units
                            for sku, units in need.items())]
         if covering:

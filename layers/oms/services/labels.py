@@ -142,9 +142,14 @@ def void_labels(ctx: Context, order_id: str) -> int:
     order = ctx.store.load(order_id)
     if order is None or ctx.carrier is None:
         return 0
+    from .ports import CarrierRejected
+
     voided = 0
     for fo_id, package_id, shipment_id in order.labels_to_void():
-        status = ctx.carrier.void(shipment_id)
+        try:
+            status = ctx.carrier.void(shipment_id)
+        except CarrierRejected as refusal:  # e.g. scanned already: recorded, and the others still go
+            status = f"refused: {refusal}"[:200]
         voided += len(update_order(ctx, order_id, lambda o, f=fo_id, p=package_id, s=status: OrderCommit(
             o, o.record_label_void(f, p, s))))
     return voided

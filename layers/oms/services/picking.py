@@ -84,7 +84,11 @@ def _pick_list(ctx: Context, pick_list_id: str, location_id: str, taken: list[tu
                 continue
             line = by_sku.setdefault(fl["sku"], {"sku": fl["sku"], "quantity": 0, "fulfillment_orders": []})
             line["quantity"] += units
-            line["fulfillment_orders"].append({"fulfillment_order_id": fo_id, "quantity": units})
+            mine = next((x for x in line["fulfillment_orders"] if x["fulfillment_order_id"] == fo_id), None)
+            if mine is None:  # two lines of one SKU on one fulfilment order are picked as one
+                line["fulfillment_orders"].append({"fulfillment_order_id": fo_id, "quantity": units})
+            else:
+                mine["quantity"] += units
     bins = ctx.inventory.bins(location_id, set(by_sku))
     lines = sorted(({**line, "bin": bins.get(sku)} for sku, line in by_sku.items()),
                    key=lambda line: (line["bin"] is None, line["bin"] or "", line["sku"]))  # no bin: last
@@ -163,7 +167,8 @@ def _confirm(ctx: Context, fo_id: str, pick_list_id: str, picked: dict[str, int]
         result["short"] = short
         return OrderCommit(order, events, backorder=None,
                            stock_moves=[StockMove(sku, location, ship=units, reason="short_pick")
-                                        for sku, location, units in short])
+                                        for sku, location, units in short],
+                           demand=[(sku, location, -units) for sku, location, units in short])  # counted where it ships
     update_order(ctx, order_of(fo_id), step)
     allocate_order(ctx, order_of(fo_id))  # short units elsewhere, or backordered (nothing to do: no write)
     return result["short"]
@@ -183,7 +188,8 @@ def pack(ctx: Context, fulfillment_order_id: str, packages: list[dict]) -> Order
     return result["order"]
 
 
-def reject(ctx: Context, fulfillment_order_id: str, reason: str, lines: dict[str, int] | None) -> Order:
+def reject(ctx: Context, fulfillment_order_id: str, reason: str, lines: dict[str, int] | None,
+           key: str | None = None) -> Order:
     """A location cannot fulfil (a store out of stock, a damaged unit): the units leave its
     fulfilment order and the order sources them again anywhere but there, or backorders them.
     Their reservation is given back; for `out_of_stock` they also leave its on hand (the units are
@@ -191,14 +197,15 @@ def reject(ctx: Context, fulfillment_order_id: str, reason: str, lines: dict[str
     result: dict = {}
 
     def step(order: Order) -> OrderCommit:
-        events, given = order.reject(fulfillment_order_id, reason, lines)
+        events, given = order.reject(fulfillment_order_id, reason, lines, key)
         result["order"] = order
         if reason == "out_of_stock":
             moves = [StockMove(sku, location, ship=units, reason="rejected_out_of_stock")
                      for sku, location, units in given]
         else:
             moves = [StockMove(sku, location, release=units) for sku, location, units in given]
-        return OrderCommit(order, events, stock_moves=moves)
+        return OrderCommit(order, events, stock_moves=moves,
+                           demand=[(sku, location, -units) for sku, location, units in given])
     try:
         update_order(ctx, order_of(fulfillment_order_id), step)
     except UnknownOrder:
