@@ -83,12 +83,15 @@ def test_cheapest_on_time_meets_the_shipping_methods_promise_and_a_rate_id_is_ho
                     [{"lines": [{"sku": "SKU-2", "quantity": 1}], **BOX}])
     rates = api.ops("POST", f"/fulfillment-orders/{fo_id}/rates").json_body["rates"]
     on_time = [r for r in rates if r["delivery_days"] is not None and r["delivery_days"] <= 2]
+    assert on_time and len(on_time) < len(rates)  # the local carrier's express services, not its ground ones
+    monkeypatch.setenv("OMS_DELIVERY_PROMISE_DAYS", "standard=0")
+    never = api.ops("POST", f"/fulfillment-orders/{fo_id}/labels", {"strategy": "cheapest_on_time"})
+    assert never.status_code == 422 and never.json_body["error"]["code"] == "no_rate_on_time"
+    monkeypatch.setenv("OMS_DELIVERY_PROMISE_DAYS", "standard=2")
     bought = api.ops("POST", f"/fulfillment-orders/{fo_id}/labels", {"strategy": "cheapest_on_time"})
-    if on_time:
-        assert bought.status_code == 201, bought.body
-        assert float(bought.json_body["packages"][0]["amount"]) == min(float(r["amount"]) for r in on_time)
-    else:
-        assert bought.status_code == 422 and bought.json_body["error"]["code"] == "no_rate_on_time"
+    assert bought.status_code == 201, bought.body
+    assert float(bought.json_body["packages"][0]["amount"]) == min(float(r["amount"]) for r in on_time)
+    assert float(bought.json_body["packages"][0]["amount"]) > min(float(r["amount"]) for r in rates)
     other = _packed(api, [{"sku": "SKU-3", "quantity": 1, "unit_price": "1.00"}],
                     [{"lines": [{"sku": "SKU-3", "quantity": 1}], **BOX}])
     chosen = max(api.ops("POST", f"/fulfillment-orders/{other}/rates").json_body["rates"],
@@ -148,3 +151,40 @@ def test_a_return_label_is_bought_once_and_its_tracking_moves_the_return(shop):
     api.pipeline.drain()
     assert api.ops("GET", f"/returns/{return_id}").json_body["status"] == "in_transit"
     assert api.ops("POST", "/returns/nope/label", {}).status_code == 404
+
+
+def test_tracking_that_comes_before_the_parcel_is_handed_over_is_kept_for_it(shop):
+    api = shop
+    fo_id = _packed(api, [{"sku": "SKU-1", "quantity": 1, "unit_price": "1.00"}],
+                    [{"lines": [{"sku": "SKU-1", "quantity": 1}], **BOX}])
+    [label] = api.ops("POST", f"/fulfillment-orders/{fo_id}/labels", {"strategy": "fastest"}).json_body["packages"]
+    early = {"tracking_number": label["tracking_number"], "status": "in_transit", "occurred_at": "2026-11-27T08:00:00Z",
+             "description": "Picked up", "location": "San Francisco"}
+    assert api.webhook("tracking", early).status_code in (200, 202)
+    assert api.webhook("tracking", early).status_code in (200, 202)  # the same update twice: kept once
+    api.pipeline.drain()
+    shipped = api.http.request("POST", f"/fulfillment-orders/{fo_id}/ship",
+                               headers={"Authorization": "Bearer ops-test-token"}, body=b"")
+    assert shipped.status_code == 200, shipped.body
+    [shipment] = shipped.json_body["shipments"]
+    assert [e["status"] for e in shipment["events"]] == ["in_transit"] and shipment["status"] == "in_transit"
+
+
+def test_a_partial_cancel_after_packing_repacks_and_voids_the_dropped_label(shop):
+    api = shop
+    fo_id = _packed(api, [{"sku": "SKU-1", "quantity": 2, "unit_price": "1.00"}],
+                    [{"lines": [{"sku": "SKU-1", "quantity": 2}], **BOX}])
+    assert api.ops("POST", f"/fulfillment-orders/{fo_id}/labels", {"strategy": "cheapest"}).status_code == 201
+    order_id = fo_id.rsplit("-F", 1)[0]
+    line_id = api.order(order_id)["lines"][0]["line_id"]
+    cancelled = api.ops("POST", f"/orders/{order_id}/cancel", {"reason": "customer",
+                                                              "lines": [{"line_id": line_id, "quantity": 1}]})
+    assert cancelled.status_code == 200, cancelled.body
+    api.pipeline.drain()
+    order = api.order(order_id)
+    fo = next(f for f in order["fulfillment_orders"] if f["fulfillment_order_id"] == fo_id)
+    assert fo["status"] == "picked" and fo["packages"] == [] and fo["lines"][0]["picked"] == 1
+    assert [e["data"]["refund_status"] for e in order["history"] if e["event_type"] == "LabelVoided"] == ["submitted"]
+    packed = api.ops("POST", f"/fulfillment-orders/{fo_id}/packages", {"packages": [
+        {"lines": [{"sku": "SKU-1", "quantity": 1}], **BOX}]})
+    assert packed.status_code == 200 and packed.json_body["packages"][0]["package_id"] == f"{fo_id}-P2"

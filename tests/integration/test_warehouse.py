@@ -145,3 +145,49 @@ def test_a_rejected_fulfilment_order_is_sourced_again_never_to_the_rejecting_loc
         "status"] == "cancelled"
     again = api.ops("POST", f"/fulfillment-orders/{fo['fulfillment_order_id']}/reject", {"reason": "out_of_stock"})
     assert again.status_code == 409
+
+
+def test_two_lines_of_one_sku_are_picked_as_one_pick(stocked):
+    api = stocked
+    order_id = _paid_order(api, [{"sku": "SKU-1", "quantity": 2, "unit_price": "1.00"},
+                                 {"sku": "SKU-1", "quantity": 3, "unit_price": "2.00"}])
+    fo = _fo(api, order_id)
+    pick_list = api.ops("POST", "/locations/WH1/pick-lists", {"fulfillment_order_ids": [fo["fulfillment_order_id"]]})
+    [line] = pick_list.json_body["lines"]
+    assert line["quantity"] == 5 and line["fulfillment_orders"] == [
+        {"fulfillment_order_id": fo["fulfillment_order_id"], "quantity": 5}]
+    confirmed = api.ops("POST", f"/pick-lists/{pick_list.json_body['pick_list_id']}/confirm", {"picks": [
+        {"fulfillment_order_id": fo["fulfillment_order_id"], "sku": "SKU-1", "quantity_picked": 5}]})
+    assert confirmed.status_code == 200 and confirmed.json_body["short"] == []
+    assert [fl["picked"] for fl in _fo(api, order_id)["lines"]] == [2, 3]
+
+
+def test_a_pick_list_reads_past_held_orders_at_the_head_of_the_queue(stocked):
+    api = stocked
+    held = [_paid_order(api, [{"sku": "SKU-1", "quantity": 1, "unit_price": "1.00"}]) for _ in range(3)]
+    for order_id in held:  # an operator holds them after their fulfilment orders were made
+        from oms.bootstrap import context
+        from oms.domain.holds import Hold
+        from oms.services.orders import update_order
+        from oms.services.ports import OrderCommit
+
+        update_order(context(), order_id, lambda o: OrderCommit(o, o._place_holds([Hold("fraud_review", "checking")])))
+    waiting = _paid_order(api, [{"sku": "SKU-2", "quantity": 1, "unit_price": "1.00"}])
+    made = api.ops("POST", "/locations/WH1/pick-lists", {"max_orders": 1})
+    assert made.status_code == 201, made.body
+    assert made.json_body["fulfillment_order_ids"] == [_fo(api, waiting)["fulfillment_order_id"]]
+
+
+def test_a_fulfilment_order_left_on_a_pick_list_never_written_can_be_named_again(stocked):
+    from oms.bootstrap import context
+    from oms.services.orders import update_order
+    from oms.services.ports import OrderCommit
+
+    api = stocked
+    order_id = _paid_order(api, [{"sku": "SKU-1", "quantity": 1, "unit_price": "1.00"}])
+    fo_id = _fo(api, order_id)["fulfillment_order_id"]
+    # a pick-list request that claimed it and died before writing its list
+    update_order(context(), order_id, lambda o: OrderCommit(o, [], state_only=o.start_picking(fo_id, "pl-lost")))
+    assert api.ops("POST", "/locations/WH1/pick-lists", {}).status_code == 409  # not in the queue's way
+    again = api.ops("POST", "/locations/WH1/pick-lists", {"fulfillment_order_ids": [fo_id]})
+    assert again.status_code == 201 and again.json_body["fulfillment_order_ids"] == [fo_id]

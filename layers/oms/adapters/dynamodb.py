@@ -154,7 +154,8 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
                     tx.delete(PickQueueItem(f"PICKQ#{location}", f"{order.received_at}#{fo_id}"))
                     tags.append("queue")
                 for location_id in dict.fromkeys(change.load):
-                    tx.update(LoadItem(f"LOAD#{location_id}", now[:10]), actions=[LoadItem.orders.add(1)])
+                    tx.update(LoadItem(f"LOAD#{location_id}", now[:10]),
+                              actions=[LoadItem.orders.add(change.load.count(location_id))])
                     tags.append("stock")
                 for number in change.tracking_numbers:
                     tx.save(RefItem(f"TRACK#{number}", "REF", order_id=order.order_id),

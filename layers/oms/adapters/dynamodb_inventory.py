@@ -282,10 +282,12 @@ class InventoryTable:
                      longitude=location.longitude, ships=location.ships,
                      daily_capacity=location.daily_capacity).save()
 
-    def pick_queue(self, location_id: str, limit: int) -> list[tuple[str, str]]:
-        """Fulfilment orders waiting to be picked there, oldest order first: (fulfillment order id, order id)."""
-        return [(item.sk.split("#", 1)[1], item.order_id)
-                for item in PickQueueItem.query(f"PICKQ#{location_id}", limit=limit, consistent_read=True)]
+    def pick_queue(self, location_id: str, limit: int, after: str | None = None) -> list[tuple[str, str, str]]:
+        """Fulfilment orders waiting to be picked there, oldest order first, after the entry `after`:
+        (fulfillment order id, order id, entry)."""
+        condition = PickQueueItem.sk > after if after else None
+        return [(item.sk.split("#", 1)[1], item.order_id, item.sk) for item in PickQueueItem.query(
+            f"PICKQ#{location_id}", condition, limit=limit, consistent_read=True)]
 
     def drop_from_pick_queue(self, location_id: str, received_at: str, fulfillment_order_id: str) -> None:
         PickQueueItem(f"PICKQ#{location_id}", f"{received_at}#{fulfillment_order_id}").delete()

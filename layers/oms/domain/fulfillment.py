@@ -146,11 +146,14 @@ class OrderFulfillment:
             fo_line["shipped"] += item["quantity"]
             self.line(item["line_id"]).shipped += item["quantity"]
         fo.status = "shipped" if all(fl["shipped"] == fl["quantity"] for fl in fo.lines) else "partially_shipped"
-        return shipment, [DomainEvent("ShipmentCreated", {
+        events = [DomainEvent("ShipmentCreated", {
             "channel": self.channel,  # lets the channel-updates rule skip channels without an API
             "fulfillment_order_id": fo.fulfillment_order_id, "shipment_id": shipment.shipment_id,
             "location_id": fo.location_id, "carrier": carrier, "tracking_number": tracking_number,
             "service": service, "lines": wanted})]
+        for update in self.early_tracking(tracking_number):  # the carrier's tracker started at purchase
+            events += self.apply_tracking(tracking_number, update)
+        return shipment, events
 
     def _shipment_lines(self, fo: FulfillmentOrder, lines: list[dict] | None) -> list[dict]:
         if lines is None:

@@ -204,6 +204,29 @@ class OrderWarehouse:
                 and p["label"]["tracking_number"] not in {s.tracking_number for s in fo.shipments}
                 and (fo.status == "cancelled" or p in fo.dropped_packages)]
 
+    def keep_early_tracking(self, tracking_number: str, update: dict) -> bool:
+        """A carrier update for a label bought but not handed over yet (the carrier's tracker starts
+        at purchase): kept with the label, applied when the parcel ships. False: not ours, or kept."""
+        for fo in self.fulfillment_orders:
+            for package in [*fo.packages, *fo.dropped_packages]:
+                label = package.get("label") or {}
+                if label.get("tracking_number") == tracking_number:
+                    early = label.setdefault("early_updates", [])
+                    if update in early or len(early) >= 50:
+                        return False
+                    early.append(update)
+                    return True
+        return False
+
+    def early_tracking(self, tracking_number: str) -> list[dict]:
+        """The updates kept for a label, taken (to apply to its shipment)."""
+        for fo in self.fulfillment_orders:
+            for package in [*fo.packages, *fo.dropped_packages]:
+                label = package.get("label") or {}
+                if label.get("tracking_number") == tracking_number:
+                    return label.pop("early_updates", [])
+        return []
+
     def _package(self, fulfillment_order_id: str, package_id: str) -> dict:
         fo = self.fulfillment_order(fulfillment_order_id)
         for package in [*fo.packages, *fo.dropped_packages]:  # a label bought as it was dropped is still ours

@@ -130,7 +130,7 @@ def ship_labelled(ctx: Context, fulfillment_order_id: str) -> Order:
                                     tracking_number=label["tracking_number"], service=label["service"],
                                     lines=[dict(line) for line in package["lines"]], now=ctx.clock.now())
             events += shipped
-            moves += [StockMove(i["sku"], fo.location_id, ship=i["quantity"]) for e in shipped for i in e.data["lines"]]
+            moves += [StockMove(i["sku"], fo.location_id, ship=i["quantity"]) for i in shipped[0].data["lines"]]
         result["order"] = order
         return OrderCommit(order, events, stock_moves=moves)
     _update(ctx, fulfillment_order_id, step)

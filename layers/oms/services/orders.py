@@ -55,7 +55,7 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         sites = {loc: site for loc, site in _sites(ctx).items() if loc not in order.excluded_locations}
         plan, decisions = plan_sourcing(order.lines, stock, sites, _destinations(order))
         was_waiting = "backorder" in order.hold_types()
-        already = {a.location_id for a in order.allocations}
+        already = {(a.location_id, order.line(a.line_id).delivery_group) for a in order.allocations}
         events = order.record_allocation(plan)
         order.sourcing = (order.sourcing + [{**d, "at": ctx.clock.now()} for d in decisions if plan])[-20:]
         events += order.create_fulfillment_orders()  # a paid order sourced again: its new units ship too
@@ -67,7 +67,9 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         return OrderCommit(order, events, backorder=backorder,
                            stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan],
                            demand=[(a.sku, a.location_id, a.quantity) for a in plan],
-                           load=sorted({a.location_id for a in plan} - already))
+                           # one fulfilment order per new (location, delivery group): its capacity
+                           load=[loc for loc, _ in sorted({(a.location_id, order.line(a.line_id).delivery_group)
+                                                           for a in plan} - already)])
     return update_order(ctx, order_id, step)
 
 
@@ -167,8 +169,8 @@ def release_hold(ctx: Context, order_id: str, hold_type: str, reason: str) -> li
 
 def change_delivery_group(ctx: Context, order_id: str, group_id: str, *, shipping_address: dict | None,
                           shipping_method: str | None) -> list[DomainEvent]:
-    """An agent corrects where (or how) a group ships before anything of it left. Sourcing is
-    by location priority, which an address does not change, so the reservations stay."""
+    """An agent corrects where (or how) a group ships before anything of it left. The
+    reservations stay where they are: stock already held is not moved for a nearer location."""
     return update_order(ctx, order_id, lambda order: OrderCommit(order, order.change_delivery_group(
         group_id, shipping_address=shipping_address, shipping_method=shipping_method)))
 
@@ -240,6 +242,11 @@ def apply_tracking_update(ctx: Context, update: dict) -> str:
     if order_id is None:
         ctx.store.record_unmatched_tracking(update["tracking_number"], update, ctx.clock.now())
         return "unmatched"
-    events = update_order(ctx, order_id, lambda order: OrderCommit(
-        order, order.apply_tracking(update["tracking_number"], update)))
-    return "applied" if events else "duplicate"
+    kept: list[bool] = [False]
+
+    def step(order: Order) -> OrderCommit:
+        events = order.apply_tracking(update["tracking_number"], update)
+        kept[0] = not events and order.keep_early_tracking(update["tracking_number"], update)
+        return OrderCommit(order, events, state_only=kept[0])
+    events = update_order(ctx, order_id, step)
+    return "applied" if events or kept[0] else "duplicate"

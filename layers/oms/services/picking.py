@@ -30,13 +30,11 @@ def create_pick_list(ctx: Context, location_id: str, max_orders: int, chosen: li
     if location_id not in {loc.location_id for loc in ctx.inventory.locations()}:
         raise UnknownLocation(location_id)
     pick_list_id = "pl" + ctx.new_order_id()[1:]
-    candidates = ([(fo_id, order_of(fo_id)) for fo_id in dict.fromkeys(chosen)] if chosen
-                  else ctx.inventory.pick_queue(location_id, max_orders * 2))
     taken: list[tuple[str, Order]] = []
-    for fo_id, order_id in candidates:
+    for fo_id, order_id in _candidates(ctx, location_id, max_orders, chosen):
         if len(taken) >= max_orders:
             break
-        order = _claim(ctx, fo_id, order_id, location_id, pick_list_id)
+        order = _claim(ctx, fo_id, order_id, location_id, pick_list_id, named=bool(chosen))
         if order is not None:
             taken.append((fo_id, order))
     if not taken:
@@ -51,9 +49,31 @@ def create_pick_list(ctx: Context, location_id: str, max_orders: int, chosen: li
     return pick_list
 
 
-def _claim(ctx: Context, fo_id: str, order_id: str, location_id: str, pick_list_id: str) -> Order | None:
-    """The order with the fulfilment order on this list, or None (not waiting here any more)."""
+QUEUE_PAGES = 5
+
+
+def _candidates(ctx: Context, location_id: str, max_orders: int, chosen: list[str] | None):
+    """The named fulfilment orders, or the queue's oldest, page by page: orders on hold stay in the
+    queue (they are picked once released), so a few pages are read past them."""
+    if chosen:
+        yield from ((fo_id, order_of(fo_id)) for fo_id in dict.fromkeys(chosen))
+        return
+    after = None
+    for _ in range(QUEUE_PAGES):
+        page = ctx.inventory.pick_queue(location_id, max(25, max_orders * 2), after)
+        yield from ((fo_id, order_id) for fo_id, order_id, _ in page)
+        if not page:
+            return
+        after = page[-1][2]
+
+
+def _claim(ctx: Context, fo_id: str, order_id: str, location_id: str, pick_list_id: str,
+           named: bool = False) -> Order | None:
+    """The order with the fulfilment order on this list, or None (not waiting here any more). A
+    fulfilment order named by the caller that went to `picking` for a list never written (its
+    request failed half-way) is taken again."""
     claimed: dict = {}
+    stranded = named and _stranded(ctx, fo_id, order_id)
 
     def step(order: Order) -> OrderCommit | None:
         try:
@@ -62,6 +82,8 @@ def _claim(ctx: Context, fo_id: str, order_id: str, location_id: str, pick_list_
             return None
         if fo.location_id != location_id:
             return None
+        if stranded and fo.status == "picking" and fo.pick_list_id == stranded:
+            fo.status = "created"
         if order.start_picking(fo_id, pick_list_id):
             claimed["order"] = order
             return OrderCommit(order, [], state_only=True, picked_up=[fo_id])
@@ -73,6 +95,17 @@ def _claim(ctx: Context, fo_id: str, order_id: str, location_id: str, pick_list_
     except UnknownOrder:
         return None
     return claimed.get("order")
+
+
+def _stranded(ctx: Context, fo_id: str, order_id: str) -> str | None:
+    """The id of the pick list a `picking` fulfilment order points at when that list does not exist."""
+    order = ctx.store.load(order_id)
+    if order is None:
+        return None
+    fo = next((f for f in order.fulfillment_orders if f.fulfillment_order_id == fo_id), None)
+    if fo is None or fo.status != "picking" or not fo.pick_list_id:
+        return None
+    return fo.pick_list_id if ctx.inventory.load_document(PICK_LIST, fo.pick_list_id) is None else None
 
 
 def _pick_list(ctx: Context, pick_list_id: str, location_id: str, taken: list[tuple[str, Order]]) -> dict:

@@ -80,8 +80,8 @@ class OrderCommit:
     # Units ordered per (SKU, location), counted on the order's placed_at day (replenishment's
     # demand): + when first reserved there, - when a count sends them elsewhere.
     demand: list[tuple[str, str, int]] = field(default_factory=list)
-    # Locations this order is sourced to for the first time: each counts one order of its day's
-    # capacity (the day of the commit).
+    # A location per fulfilment order this sourcing adds there (a new location and delivery group):
+    # each counts one of its day's capacity (the day of the commit).
     load: list[str] = field(default_factory=list)
     picked_up: list[str] = field(default_factory=list)  # fulfilment orders leaving the pick queue
 

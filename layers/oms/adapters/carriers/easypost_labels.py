@@ -32,8 +32,8 @@ class EasyPostLabels:
             base = os.environ.get("OMS_EASYPOST_API_BASE") or "https://api.easypost.com/v2"
             try:
                 key = secrets.carrier_key("easypost")
-            except secrets.MissingSecret as missing:
-                raise CarrierRejected(f"no EasyPost API key ({missing})") from None
+            except secrets.MissingSecret as missing:  # the OMS's configuration, not the caller's request
+                raise CarrierUnavailable(f"no EasyPost API key is configured ({missing})") from None
             self._client = easypost.EasyPostClient(key, api_base=base, timeout=TIMEOUT_SECONDS)
         return self._client
 
