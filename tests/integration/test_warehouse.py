@@ -109,6 +109,7 @@ def test_a_short_pick_with_no_stock_elsewhere_backorders(stocked):
     api.pipeline.drain()
     order = api.order(order_id)
     assert [h["type"] for h in order["holds"]] == ["backorder"]  # WH1 is never asked again for it
+    assert order["sourcing"][-1]["rule"] == "backordered"
     assert "WH1" not in {a["location_id"] for a in order["allocations"]}
     assert next(f for f in order["fulfillment_orders"] if f["fulfillment_order_id"] == fo["fulfillment_order_id"])[
         "status"] == "cancelled"

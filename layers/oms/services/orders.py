@@ -57,7 +57,8 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         was_waiting = "backorder" in order.hold_types()
         already = {(a.location_id, order.line(a.line_id).delivery_group) for a in order.allocations}
         events = order.record_allocation(plan)
-        order.sourcing = (order.sourcing + [{**d, "at": ctx.clock.now()} for d in decisions if plan])[-20:]
+        if plan or events:  # a decision that changed something (not every sweep of a waiting backorder)
+            order.sourcing = (order.sourcing + [{**d, "at": ctx.clock.now()} for d in decisions])[-20:]
         events += order.create_fulfillment_orders()  # a paid order sourced again: its new units ship too
         backorder = None
         if order.fully_allocated and was_waiting:
