@@ -192,3 +192,18 @@ def test_a_fulfilment_order_left_on_a_pick_list_never_written_can_be_named_again
     assert api.ops("POST", "/locations/WH1/pick-lists", {}).status_code == 409  # not in the queue's way
     again = api.ops("POST", "/locations/WH1/pick-lists", {"fulfillment_order_ids": [fo_id]})
     assert again.status_code == 201 and again.json_body["fulfillment_order_ids"] == [fo_id]
+
+
+def test_a_recount_after_a_short_pick_lets_the_location_serve_the_backorder(stocked):
+    api = stocked
+    order_id = _paid_order(api, [{"sku": "SKU-3", "quantity": 2, "unit_price": "1.00"}])
+    fo = _fo(api, order_id)
+    pick_list_id = api.ops("POST", "/locations/WH1/pick-lists", {}).json_body["pick_list_id"]
+    api.ops("POST", f"/pick-lists/{pick_list_id}/confirm", {"picks": [
+        {"fulfillment_order_id": fo["fulfillment_order_id"], "sku": "SKU-3", "quantity_picked": 0}]})
+    api.pipeline.drain()
+    assert [h["type"] for h in api.order(order_id)["holds"]] == ["backorder"]
+    api.stock("SKU-3", 100)  # the shelf was counted again: the two are there after all
+    api.pipeline.drain()
+    order = api.order(order_id)
+    assert order["holds"] == [] and [(a["location_id"], a["quantity"]) for a in order["allocations"]] == [("WH1", 2)]

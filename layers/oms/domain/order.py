@@ -142,7 +142,8 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
     exchange_for_return_id: str | None = None  # an exchange order: the return it replaces units of
     # Why its units ship from where they do: each sourcing's decision per delivery group (the last 20).
     sourcing: list[dict] = field(default_factory=list)
-    # Locations that rejected it, and `<sku>@<location>` a picker did not find: never sourced again for it.
+    # Locations that rejected it: never sourced again for it. `<sku>@<location>#<version>` a picker
+    # did not find: not sourced again for it until that stock item is written again (counted, received).
     excluded_locations: list[str] = field(default_factory=list)
     excluded_stock: list[str] = field(default_factory=list)
     # Persistence bookkeeping set by the store: optimistic-lock version and history length.

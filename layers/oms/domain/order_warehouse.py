@@ -24,10 +24,12 @@ class OrderWarehouse:
         fo.status, fo.pick_list_id = "picking", pick_list_id
         return True
 
-    def confirm_picks(self, fulfillment_order_id: str, pick_list_id: str,
-                      picked: dict[str, int]) -> tuple[list[DomainEvent], list[tuple[str, str, int]]]:
+    def confirm_picks(self, fulfillment_order_id: str, pick_list_id: str, picked: dict[str, int],
+                      counted: dict[str, int] | None = None) -> tuple[list[DomainEvent], list[tuple[str, str, int]]]:
         """What the picker found, per SKU. Returns the events and the short units as (sku,
-        location, units) that leave the location's stock."""
+        location, units) that leave the location's stock. `counted`: each SKU's stock item version
+        there now; the SKU is not sourced from there again for this order until that changes (a
+        count, a receipt)."""
         fo = self.fulfillment_order(fulfillment_order_id)
         if fo.status != "picking" or fo.pick_list_id != pick_list_id:
             return [], []  # confirmed before, or taken off this list (cancelled, shipped by hand)
@@ -49,8 +51,9 @@ class OrderWarehouse:
             "location_id": fo.location_id, "lines": picks})]
         if shorts:
             for short in shorts:  # that SKU is not sourced from there again for this order (the rest may be)
-                if f"{short['sku']}@{fo.location_id}" not in self.excluded_stock:
-                    self.excluded_stock.append(f"{short['sku']}@{fo.location_id}")
+                mark = f"{short['sku']}@{fo.location_id}#{(counted or {}).get(short['sku'], 0)}"
+                if mark not in self.excluded_stock:
+                    self.excluded_stock.append(mark)
             events.append(DomainEvent("ShortPicked", {
                 "fulfillment_order_id": fo.fulfillment_order_id, "pick_list_id": pick_list_id,
                 "location_id": fo.location_id, "lines": shorts}))

@@ -51,7 +51,7 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
         if not order.needs_allocation():
             return None
         stock = [level for level in ctx.inventory.stock_levels({line.sku for line in order.lines if line.unallocated})
-                 if f"{level.sku}@{level.location_id}" not in order.excluded_stock]
+                 if f"{level.sku}@{level.location_id}#{level.version}" not in order.excluded_stock]
         sites = {loc: site for loc, site in _sites(ctx).items() if loc not in order.excluded_locations}
         plan, decisions = plan_sourcing(order.lines, stock, sites, _destinations(order))
         was_waiting = "backorder" in order.hold_types()

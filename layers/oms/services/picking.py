@@ -195,8 +195,13 @@ def _checked(pick_list: dict, picks: list[dict]) -> dict[str, dict[str, int]]:
 def _confirm(ctx: Context, fo_id: str, pick_list_id: str, picked: dict[str, int]) -> list[tuple[str, str, int]]:
     result: dict = {"short": []}
 
+    order = ctx.store.load(order_of(fo_id))
+    fo = next((f for f in order.fulfillment_orders if f.fulfillment_order_id == fo_id), None) if order else None
+    counted = {fl["sku"]: ctx.inventory.stock_level(fl["sku"], fo.location_id).version
+               for fl in fo.lines} if fo and fo.status == "picking" else {}
+
     def step(order: Order) -> OrderCommit:
-        events, short = order.confirm_picks(fo_id, pick_list_id, picked)
+        events, short = order.confirm_picks(fo_id, pick_list_id, picked, counted)
         result["short"] = short
         return OrderCommit(order, events, backorder=None,
                            stock_moves=[StockMove(sku, location, ship=units, reason="short_pick")
