@@ -9,7 +9,7 @@ export PYTHONPATH := $(CURDIR):$(CURDIR)/layers
 
 .PHONY: run test lint unit integration e2e package-test package deploy bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-analytics.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
