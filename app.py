@@ -7,6 +7,7 @@ import os
 from aws_lambda_powertools import Logger
 from chalice import Chalice, ConvertToMiddleware, Rate
 
+from functions.api.analytics_api import analytics_api
 from functions.api.cases_api import cases_api
 from functions.api.customer_account import customer_account
 from functions.api.customers import customers
@@ -30,6 +31,7 @@ app.register_blueprint(returns_api)
 app.register_blueprint(cases_api)
 app.register_blueprint(inventory_api)
 app.register_blueprint(warehouse_api)
+app.register_blueprint(analytics_api)  # its own package in AWS: template.yaml routes /analytics and /dashboard
 
 # Queue and stream identities are replaced in the packaged template by template.yaml
 # (Chalice cannot reference resources it does not create); these names are the local defaults.
@@ -126,4 +128,25 @@ def handle_replenishment_check(event):
 @app.schedule(Rate(5, unit=Rate.MINUTES))
 def handle_backorder_sweep(event):
     from functions.schedules import sweep_backorders as body
+    return body(event)
+
+
+# ---- Analytics: their own packages in AWS (template.yaml sets CodeUri), never on the order path.
+# Facts reach the analytics store in micro-batches: up to 100 events or 30 seconds a file.
+@app.on_sqs_message(queue="oms-analytics", batch_size=100, maximum_batching_window_in_seconds=30)
+def handle_analytics_facts(event):
+    from functions.analytics import handle_facts as body
+    return body(event)
+
+
+# Model fits (customer lifetime value), one at a time.
+@app.on_sqs_message(queue="oms-analytics-jobs", batch_size=1)
+def handle_analytics_jobs(event):
+    from functions.analytics import handle_jobs as body
+    return body(event)
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def handle_clv_nightly(event):
+    from functions.analytics import fit_nightly as body
     return body(event)

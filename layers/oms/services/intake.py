@@ -40,6 +40,15 @@ def _existing(ctx: Context, channel: str, external_id: str, fingerprint: str) ->
     return Received(ref.order_id, ref.order_number, created=False)
 
 
+def analytics_customer_id(customer: dict) -> str | None:
+    """Who ordered, as analytics counts customers: the channel's customer id, else a digest of
+    the e-mail address (the address itself never leaves the order)."""
+    if customer.get("customer_id"):
+        return str(customer["customer_id"])
+    email = (customer.get("email") or "").strip().lower()
+    return "email:" + hashlib.sha256(email.encode()).hexdigest()[:32] if email else None
+
+
 def new_order(ctx: Context, canonical: CanonicalOrder, channel: str) -> Order:
     return build_order(canonical, order_id=ctx.new_order_id(), order_number=ctx.new_order_number(),
                        channel=channel, received_at=ctx.clock.now())
@@ -64,7 +73,11 @@ def receive_order(ctx: Context, canonical: CanonicalOrder, *, channel: str, fing
         event = DomainEvent("OrderReceived", {
             "order_number": order.order_number, "channel": channel, "external_id": order.external_id,
             "channel_order_number": order.channel_order_number, "currency": order.currency,
-            "total": order.total, "line_count": len(order.lines), "placed_at": order.placed_at})
+            "total": order.total, "line_count": len(order.lines), "placed_at": order.placed_at,
+            "customer_id": analytics_customer_id(order.customer),
+            "lines": [{"line_id": line.line_id, "sku": line.sku, "quantity": line.ordered,
+                       "unit_price": line.unit_price} for line in order.lines],
+            "shipping_methods": sorted({group.shipping_method for group in order.delivery_groups})})
         try:
             ctx.store.commit(OrderCommit(order, [event], is_new=True, body_hash=fingerprint))
             return Received(order.order_id, order.order_number, created=True)

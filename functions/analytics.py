@@ -1,0 +1,65 @@
+"""The analytics functions: the facts writer (bus events and imported history to Parquet), the
+model-fit jobs, and the nightly fit. Their packages carry DuckDB or numpy/scipy; the order
+path never imports this module."""
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="oms")
+
+
+def _deliver_by(placed_at: str, shipping_methods: list[str]) -> str | None:
+    """The delivery promise of a new order: its slowest shipping method's days after it was placed."""
+    from oms.services.labels import promise_days
+
+    days = [d for d in (promise_days(method) for method in shipping_methods) if d is not None]
+    if not days:
+        return None
+    return (datetime.fromisoformat(placed_at.replace("Z", "+00:00")) + timedelta(days=max(days))).isoformat()
+
+
+def handle_facts(event) -> dict:
+    """One Parquet file per table for the whole batch. A record that is not an event is reported
+    failed (and so reaches the dead-letter queue); if the write fails, the whole batch is retried
+    (a row written twice is counted once: queries keep one row per event id)."""
+    from analytics.facts import merge, rows_for_event
+    from analytics.store import FactWriter
+
+    records = event.to_dict()["Records"]
+    rows, failed = {}, []
+    for record in records:
+        try:
+            body = json.loads(record["body"])
+            if "detail" in body:
+                merge(rows, rows_for_event(body["detail"], _deliver_by))
+            else:
+                merge(rows, body["facts"])
+        except (ValueError, KeyError, TypeError) as error:
+            logger.warning("not an analytics fact", extra={"message_id": record["messageId"], "error": str(error)})
+            failed.append({"itemIdentifier": record["messageId"]})
+    if rows:
+        FactWriter().write(rows)
+    return {"batchItemFailures": failed}
+
+
+def handle_jobs(event) -> dict:
+    from analytics.clv_runs import ClvRuns, fit
+    from analytics.store import engine
+
+    for record in event.to_dict()["Records"]:
+        run = json.loads(record["body"])["clv_fit"]
+        logger.append_keys(run_id=run["run_id"])
+        done = fit(run, engine(timeout_s=600), ClvRuns())
+        logger.info("lifetime value fit", extra={"status": done["status"], "customers": done.get("customers")})
+    return {"batchItemFailures": []}
+
+
+def fit_nightly(event) -> dict:
+    """Every night: a fit on everything up to yesterday."""
+    from analytics.service import AnalyticsService
+
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    return AnalyticsService.from_environment().request_clv_fit({"calibration_end": yesterday.isoformat()})

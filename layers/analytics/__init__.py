@@ -1,0 +1,1 @@
+"""Analytics: facts on S3, KPIs, lifetime values and forecasts. Never imported by the order path."""
