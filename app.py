@@ -148,5 +148,5 @@ def handle_analytics_jobs(event):
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def handle_clv_nightly(event):
-    from functions.analytics import fit_nightly as body
+    from functions.analytics import run_nightly as body
     return body(event)

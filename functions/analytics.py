@@ -46,20 +46,38 @@ def handle_facts(event) -> dict:
 
 
 def handle_jobs(event) -> dict:
-    from analytics.clv_runs import ClvRuns, fit
+    """A lifetime value fit, or the replenishment forecasts; each may be delivered twice."""
     from analytics.store import engine
 
     for record in event.to_dict()["Records"]:
-        run = json.loads(record["body"])["clv_fit"]
-        logger.append_keys(run_id=run["run_id"])
-        done = fit(run, engine(timeout_s=600), ClvRuns())
-        logger.info("lifetime value fit", extra={"status": done["status"], "customers": done.get("customers")})
+        job = json.loads(record["body"])
+        if "clv_fit" in job:
+            from analytics.clv_runs import ClvRuns, fit
+
+            logger.append_keys(run_id=job["clv_fit"]["run_id"])
+            done = fit(job["clv_fit"], engine(timeout_s=600), ClvRuns())
+            logger.info("lifetime value fit", extra={"status": done["status"], "customers": done.get("customers")})
+        else:
+            from analytics.replenishment_forecasts import forecast_policies
+            from oms.bootstrap import context
+
+            as_of = datetime.fromisoformat(job["replenishment_forecasts"]["as_of"]).date()
+            saved = forecast_policies(context(), engine(timeout_s=600), as_of)
+            logger.info("replenishment forecasts", extra={"saved": saved})
     return {"batchItemFailures": []}
 
 
-def fit_nightly(event) -> dict:
-    """Every night: a fit on everything up to yesterday."""
+def run_nightly(event) -> dict:
+    """Every night: a lifetime value fit on everything up to yesterday, and the forecasts
+    replenishment reorders by."""
+    import os
+
+    import boto3
+
     from analytics.service import AnalyticsService
 
-    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    today = datetime.now(UTC).date()
+    boto3.client("sqs").send_message(QueueUrl=os.environ["OMS_ANALYTICS_JOBS_QUEUE_URL"], MessageBody=json.dumps(
+        {"replenishment_forecasts": {"as_of": today.isoformat()}}))
+    yesterday = today - timedelta(days=1)
     return AnalyticsService.from_environment().request_clv_fit({"calibration_end": yesterday.isoformat()})

@@ -26,11 +26,15 @@ def _service():
 
 def _checked(call):
     from analytics.service import InvalidQuery
+    from analytics.store import QueryFailed
 
     try:
         return call()
     except InvalidQuery as error:
         raise ApiError(422, error.code, str(error), error.details) from None
+    except QueryFailed as error:  # Athena's or DuckDB's trouble, not the caller's: retry later
+        raise ApiError(503, "analytics_unavailable", f"the analytics store did not answer: {error}",
+                       headers={"Retry-After": "5"}) from None
 
 
 @analytics_api.route("/analytics/history", methods=["POST"], content_types=ANY_BODY, authorizer=ops_token_authorizer)

@@ -201,3 +201,14 @@ def daily_demand(sku: str, location_id: str | None, start: datetime, end: dateti
         source = (f"SELECT CAST(placed_at AS DATE) AS day, quantity FROM {lines} AS l"
                   f" WHERE sku = {literal(sku)} AND placed_at >= {literal(start)} AND placed_at < {literal(end)}")
     return f"SELECT day, sum(quantity) AS units FROM ({source}) AS demand GROUP BY day ORDER BY day"
+
+
+def demand_by_location(start: datetime, end: datetime) -> str:
+    """Units of every SKU sent to each location to fulfil, a day: what replenishment forecasts."""
+    lines = _once("fulfilment_lines", "event_id, line_id", start.date())
+    return f"""
+SELECT sku, location_id, CAST(occurred_at AS DATE) AS day, sum(quantity) AS units
+FROM {lines} AS f
+WHERE occurred_at >= {literal(start)} AND occurred_at < {literal(end)}
+GROUP BY sku, location_id, CAST(occurred_at AS DATE) ORDER BY sku, location_id, day
+"""

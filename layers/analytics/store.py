@@ -4,8 +4,6 @@ DuckDB and read by Athena in AWS or by DuckDB in-process on a laptop, with the s
 `duckdb-extension-httpfs` package ships: nothing is downloaded at run time."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import tempfile
@@ -29,13 +27,15 @@ def bucket() -> str:
     return os.environ["OMS_ANALYTICS_BUCKET"]
 
 
-def _duckdb():
+def _duckdb(s3: bool = False):
     import duckdb
-    import duckdb_extension_httpfs
 
     connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
-    extension = next(Path(duckdb_extension_httpfs.__file__).parent.glob("extensions/*/httpfs.duckdb_extension"))
-    connection.execute(f"LOAD '{extension}'")
+    if s3:
+        import duckdb_extension_httpfs
+
+        extension = next(Path(duckdb_extension_httpfs.__file__).parent.glob("extensions/*/httpfs.duckdb_extension"))
+        connection.execute(f"LOAD '{extension}'")
     return connection
 
 
@@ -98,7 +98,7 @@ class DuckDBEngine:
         self.s3 = boto3.client("s3")
 
     def query(self, sql: str) -> list[dict]:
-        connection = _duckdb()
+        connection = _duckdb(s3=True)
         try:
             _s3_secret(connection)
             for table, columns in TABLES.items():
@@ -128,26 +128,29 @@ ATHENA_TYPES = {"bigint": int, "integer": int, "int": int, "smallint": int, "tin
 
 
 class AthenaEngine:
-    """Athena over the Glue tables the template declares; results read back from the
-    workgroup's CSV on S3 (one GET, however many rows)."""
+    """Athena over the Glue tables the template declares (the workgroup keeps the results)."""
 
     def __init__(self, workgroup: str | None = None, database: str | None = None, timeout_s: float = 25.0):
         self.workgroup = workgroup or os.environ["OMS_ATHENA_WORKGROUP"]
         self.database = database or os.environ["OMS_GLUE_DATABASE"]
-        self.athena, self.s3 = boto3.client("athena"), boto3.client("s3")
+        self.athena = boto3.client("athena")
         self.timeout_s = timeout_s
 
     def query(self, sql: str) -> list[dict]:
         started = self.athena.start_query_execution(QueryString=to_athena(sql), WorkGroup=self.workgroup,
                                                     QueryExecutionContext={"Database": self.database})
-        query_id, execution = started["QueryExecutionId"], self._wait(started["QueryExecutionId"])
-        columns = self.athena.get_query_results(QueryExecutionId=query_id, MaxResults=1)[
-            "ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
-        output = urlparse(execution["ResultConfiguration"]["OutputLocation"])
-        text = self.s3.get_object(Bucket=output.netloc, Key=output.path.lstrip("/"))["Body"].read().decode()
-        kinds = {column["Name"]: ATHENA_TYPES.get(column["Type"].lower(), str) for column in columns}
-        return [{name: (kinds[name](value) if value != "" else None) for name, value in row.items()}
-                for row in csv.DictReader(io.StringIO(text))]
+        self._wait(started["QueryExecutionId"])
+        columns, rows = None, []
+        for page in self.athena.get_paginator("get_query_results").paginate(
+                QueryExecutionId=started["QueryExecutionId"]):
+            columns = columns or page["ResultSet"]["ResultSetMetadata"]["ColumnInfo"]
+            rows.extend(page["ResultSet"]["Rows"])
+        names = [column["Name"] for column in columns or []]
+        kinds = [ATHENA_TYPES.get(column["Type"].lower(), str) for column in columns or []]
+        if rows and [cell.get("VarCharValue") for cell in rows[0]["Data"]] == names:
+            rows = rows[1:]  # a SELECT's first row repeats the column names
+        return [{name: kind(cell["VarCharValue"]) if "VarCharValue" in cell else None
+                 for name, kind, cell in zip(names, kinds, row["Data"], strict=True)} for row in rows]
 
     def _wait(self, query_id: str) -> dict:
         deadline, pause = time.monotonic() + self.timeout_s, 0.2

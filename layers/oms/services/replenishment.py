@@ -14,6 +14,8 @@ from .context import Context
 from .ports import ConcurrentModification, Document, DuplicateReference, StockCommit
 
 POLICY = "RPOLICY"
+FORECAST = "DFORECAST"
+FORECAST_FRESH_DAYS = 3  # an older forecast (the nightly job stopped) gives way to the window's history
 
 
 def window_days() -> int:
@@ -55,7 +57,37 @@ def _suggest(ctx: Context, doc: dict) -> dict:
     ordered = ctx.inventory.daily_demand(doc["sku"], doc["location_id"], days[0], days[-1])
     level = ctx.inventory.stock_level(doc["sku"], doc["location_id"])
     return suggestion(doc["sku"], doc["location_id"], on_hand=level.on_hand, available=level.available,
-                      inbound=level.inbound, daily_units=[ordered.get(day, 0) for day in days], policy=_policy(doc))
+                      inbound=level.inbound, daily_units=[ordered.get(day, 0) for day in days], policy=_policy(doc),
+                      forecast=_forecast(ctx, doc, today))
+
+
+def _forecast(ctx: Context, doc: dict, today: date) -> tuple[float, float] | None:
+    found = ctx.inventory.load_document(FORECAST, f"{doc['sku']}@{doc['location_id']}")
+    if not found or (today - date.fromisoformat(found[0]["as_of"])).days > FORECAST_FRESH_DAYS:
+        return None
+    return found[0]["daily_mean"], found[0]["daily_std"]
+
+
+def policies(ctx: Context) -> list[dict]:
+    return [doc for location in ctx.inventory.locations()
+            for doc, _ in ctx.inventory.documents_listed(f"RPOLICY#{location.location_id}")]
+
+
+def save_forecast(ctx: Context, sku: str, location_id: str, forecast: dict) -> None:
+    """The analytics job's forecast of a SKU's daily demand at a location: `as_of`, `model`,
+    `daily_mean` (over the policy's protection period) and `daily_std`."""
+    doc_id = f"{sku}@{location_id}"
+    for _ in range(5):
+        found = ctx.inventory.load_document(FORECAST, doc_id)
+        doc = {"sku": sku, "location_id": location_id, **forecast,
+               "history_length": found[0].get("history_length", 0) if found else 0}
+        try:
+            ctx.inventory.commit_stock(StockCommit(documents=[Document(
+                FORECAST, doc_id, doc, version=found[1] if found else None)]))
+            return
+        except (ConcurrentModification, DuplicateReference):
+            continue
+    raise ConcurrentModification(doc_id)
 
 
 def check(ctx: Context) -> list[dict]:
