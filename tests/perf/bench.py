@@ -12,6 +12,9 @@
   throughput     500 orders through the generic webhook from 8 client threads until all are
                  "processing", against 500 bare DynamoDB PutItem calls from the same threads
                  against the same moto server.
+  analytics      100,000 past orders imported through POST /analytics/history, then
+                 GET /analytics/summary over their whole year by week (median of 5), against a
+                 bare DuckDB scan of the same Parquet files on the same moto server.
 
 Not part of `make test` (pytest ignores tests/perf). Runs in about two minutes.
 """
@@ -484,6 +487,74 @@ def throughput(stack, client: OmsClient, recorder: CallRecorder) -> list[Row]:
 
 
 # ---- the table -----------------------------------------------------------------------------------------
+# ---- 5. analytics ------------------------------------------------------------------------------------
+HISTORY_ORDERS = 100_000
+SUMMARY_RUNS = 5
+
+
+def history_lines(count: int) -> list[bytes]:
+    import json
+    import random
+
+    rng, start = random.Random(12), time.mktime((2025, 1, 1, 0, 0, 0, 0, 0, 0))
+    lines = []
+    for n in range(count):
+        placed = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + rng.randrange(365 * 86400)))
+        cents = rng.randint(500, 40_000)
+        lines.append(json.dumps({"order_id": f"BENCH-H{n:06d}", "customer_id": f"BENCH-C{rng.randrange(20_000):05d}",
+                                 "placed_at": placed, "total": f"{cents // 100}.{cents % 100:02d}",
+                                 "currency": rng.choice(("USD", "USD", "EUR", "GBP")),
+                                 "channel": rng.choice(("shopify", "web", "sfcc"))}).encode())
+    return lines
+
+
+def bare_scan_seconds(bucket: str) -> float:
+    from analytics.store import _duckdb, _s3_secret
+
+    connection = _duckdb(s3=True)
+    _s3_secret(connection)
+    began = time.perf_counter()
+    connection.execute(f"SELECT currency, count(*), sum(total) FROM read_parquet('s3://{bucket}/facts/orders/*/*.parquet',"
+                       " hive_partitioning = true) GROUP BY currency").fetchall()
+    return time.perf_counter() - began
+
+
+def analytics_summary(stack, client: OmsClient, recorder: CallRecorder) -> list[Row]:
+    say(f"analytics: {HISTORY_ORDERS:,} past orders imported, then the summary over their year")
+    lines, chunk, began = history_lines(HISTORY_ORDERS), [], time.perf_counter()
+    headers = {**client.auth, "Content-Type": "application/x-ndjson"}
+
+    def send(rows: list[bytes]) -> None:
+        response = client.http.post(f"{client.base}/analytics/history", data=b"\n".join(rows), headers=headers,
+                                    timeout=120)
+        assert response.status_code == 202, response.text
+
+    for line in lines:
+        if chunk and sum(map(len, chunk)) + len(chunk) + len(line) > 1024 * 1024:
+            send(chunk)
+            chunk = []
+        chunk.append(line)
+    send(chunk)
+    wait_idle(stack, recorder, timeout_s=600)
+    imported = time.perf_counter() - began
+    query = f"{client.base}/analytics/summary?from=2025-01-01&to=2025-12-31&granularity=week"
+    times = []
+    for _ in range(SUMMARY_RUNS):
+        start = time.perf_counter()
+        response = client.http.get(query, headers=client.auth, timeout=300)
+        times.append(time.perf_counter() - start)
+        assert response.status_code == 200, response.text
+    counted = sum(figures["orders"] for figures in response.json().values())
+    assert counted == HISTORY_ORDERS, counted
+    bare = statistics.median(bare_scan_seconds(os.environ["OMS_ANALYTICS_BUCKET"]) for _ in range(SUMMARY_RUNS))
+    summary = statistics.median(times)
+    print(f"  imported in {imported:.1f}s ({HISTORY_ORDERS / imported:,.0f} orders/s to Parquet); summary counted "
+          f"{counted:,} orders in {len(response.json())} currencies")
+    return [Row(f"GET /analytics/summary over {HISTORY_ORDERS:,} imported orders (a year by week, DuckDB on the "
+                "local stack's S3), median of 5", ms(summary), f"{ms(bare)} for a bare DuckDB scan of the orders' "
+                "Parquet", ratio(summary, bare))]
+
+
 def table(rows: list[Row]) -> str:
     header = Row("measurement", "value", "baseline", "ratio", "target", "met")
     columns = list(vars(header))
@@ -503,6 +574,7 @@ def main() -> int:
         order_rows, order_id = cost_per_order(stack, client, recorder)
         rows += order_rows + cost_per_return(stack, client, recorder, order_id)
         rows += throughput(stack, client, recorder)
+        rows += analytics_summary(stack, client, recorder)
         rows += cost_per_snapshot(stack, client, recorder)  # last: its 10,000 stock items would slow moto
     finally:
         stack.shutdown()
