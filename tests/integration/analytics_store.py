@@ -17,7 +17,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def analytics_store(monkeypatch):
+def analytics_store(monkeypatch, provisioned: bool = False):
+    """`provisioned`: the template's resources will be made (by the Pipeline), so only the
+    environment is set here, to the template's names."""
     import boto3
     from moto import mock_aws
     from moto.server import ThreadedMotoServer
@@ -29,10 +31,14 @@ def analytics_store(monkeypatch):
             monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{server._port}")
             monkeypatch.setenv("OMS_ANALYTICS_BUCKET", BUCKET)
             monkeypatch.setenv("OMS_ANALYTICS_ENGINE", "duckdb")
-            boto3.client("s3").create_bucket(Bucket=BUCKET)
             sqs = boto3.client("sqs")
-            for name, variable in (("facts", "OMS_ANALYTICS_QUEUE_URL"), ("jobs", "OMS_ANALYTICS_JOBS_QUEUE_URL")):
-                monkeypatch.setenv(variable, sqs.create_queue(QueueName=f"oms-test-analytics-{name}")["QueueUrl"])
+            if not provisioned:
+                boto3.client("s3").create_bucket(Bucket=BUCKET)
+            for name, variable in (("analytics", "OMS_ANALYTICS_QUEUE_URL"),
+                                   ("analytics-jobs", "OMS_ANALYTICS_JOBS_QUEUE_URL")):
+                url = (f"https://sqs.us-east-1.amazonaws.com/123456789012/oms-test-{name}" if provisioned
+                       else sqs.create_queue(QueueName=f"oms-test-{name}")["QueueUrl"])
+                monkeypatch.setenv(variable, url)
             yield
         finally:
             server.stop()

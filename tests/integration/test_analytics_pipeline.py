@@ -22,7 +22,7 @@ def wired(monkeypatch):
 
     from infra.local_api import emulate_api_gateway
 
-    with analytics_store(monkeypatch):
+    with analytics_store(monkeypatch, provisioned=True):
         import app
 
         emulate_api_gateway()
@@ -37,7 +37,7 @@ def test_an_order_placed_reaches_the_summary_once(wired):
     body = canonical_order(lines=[{"sku": "AN-1", "quantity": 2, "unit_price": "12.50"}],
                            placed_at=placed_at.isoformat().replace("+00:00", "Z"))
     order_id = wired.place(body)
-    wired.place(body)  # the channel sends it again: still one order
+    assert wired.webhook("orders", body).status_code == 200  # the channel sends it again: still one order
     wired.pipeline.drain()
     day = placed_at.date().isoformat()
     summary = wired.ops("GET", f"/analytics/summary?from={day}&to={day}").json_body
