@@ -114,7 +114,10 @@ def expected_purchases(model: BgNbd, t: float, x: float, t_x: float, T: float) -
     r, alpha, a, b = model.r, model.alpha, model.a, model.b
     z = t / (alpha + T + t)
     head = (a + b + x - 1) / (a - 1)
-    body = 1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyp2f1(r + x, b + x, a + b + x - 1, z)
+    # The paper's 2F1(r+x, b+x; a+b+x-1; z) times (1-z)^(r+x), through Euler's transformation:
+    # its second parameter becomes a-1, small, where scipy stays accurate even when the fit's b is
+    # huge (customers who never drop out), as the untransformed function is not (it went negative).
+    body = 1 - (1 - z) ** (a - 1) * hyp2f1(a + b - 1 - r, a - 1, a + b + x - 1, z)
     odds = model.a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x) if x > 0 else 0.0
     return float(head * body / (1 + odds))
 

@@ -79,7 +79,7 @@ def _seed(stack) -> None:
     # Real orders through the order API, so the fulfilment figures and the forecast have something.
     assert stack.ops("PUT", "/locations/WH1", {"name": "Main warehouse", "type": "warehouse", "priority": 1,
                                                "address": {}}).status_code == 200
-    stocked = stack.ops("PUT", f"/inventory/{SKU}/locations/WH1", {"on_hand": 100, "safety_stock": 0})
+    stocked = stack.ops("PUT", f"/inventory/{SKU}/locations/WH1", {"on_hand": 1000, "safety_stock": 0})
     assert stocked.status_code == 200, stocked.text
     ids = []
     for n in range(3):
@@ -101,12 +101,31 @@ def _seed(stack) -> None:
                                                    "location": "Newark, NJ"}, retry_unavailable=True)
             assert delivered.status_code == 202, delivered.text
     stack.wait_for(ids[0], lambda o: o["status"] == "delivered")
+    # Four weeks of the SKU's sales, busier at weekends, so its forecast has a history.
+    for days_ago in range(1, 29):
+        placed = now - timedelta(days=days_ago)
+        body = canonical_order(lines=[{"sku": SKU, "quantity": 4 if placed.weekday() >= 5 else 1,
+                                       "unit_price": "24.00"}], placed_at=_iso(placed))
+        assert stack.webhook("orders", body, retry_unavailable=True).status_code == 202
+    # More than the shelf holds: backordered, so there is a hold to chart.
+    assert stack.ops("PUT", "/inventory/DASH-2/locations/WH1", {"on_hand": 1, "safety_stock": 0}).status_code == 200
+    short = stack.webhook("orders", canonical_order(lines=[{"sku": "DASH-2", "quantity": 3, "unit_price": "24.00"}],
+                                                    placed_at=_iso(now - timedelta(minutes=30))),
+                          retry_unavailable=True)
+    assert short.status_code == 202, short.text
+    stack.wait_for(short.json()["order_id"], lambda o: any(h["type"] == "backorder" for h in o["holds"]))
 
     case = stack.ops("POST", "/cases", {"order_id": ids[2], "type": "billing", "subject": "Invoice copy",
                                         "message": "Please send a copy of the invoice.", "channel": "email",
                                         "priority": "high"})
     assert case.status_code == 201, case.text
 
+    # The facts writer works from its queue: fit once the imported history is in the store.
+    deadline = time.monotonic() + 60
+    while sum(f["orders"] for f in stack.ops("GET", f"/analytics/summary?from={(now - timedelta(days=121)).date()}"
+                                             ).json().values()) < 300:
+        assert time.monotonic() < deadline, "the imported history did not reach the analytics store in 60 s"
+        time.sleep(0.5)
     fit = stack.ops("POST", "/analytics/clv/fit", {"calibration_end": now.date().isoformat(), "time_unit": "days"},
                     retry_unavailable=True)
     assert fit.status_code in (200, 201, 202), fit.text

@@ -149,7 +149,7 @@ def test_lifetime_values_from_the_store_reproduce_the_paper(client):
     assert [float(c["clv_365d"]) for c in top] == sorted((float(c["clv_365d"]) for c in top), reverse=True)
     assert set(top[0]) == {"customer_id", "frequency", "recency", "T", "p_alive", "expected_purchases_90d",
                            "expected_average_value", "clv_365d"}
-    assert all(0 <= c["p_alive"] <= 1 for c in top)
+    assert all(0 <= c["p_alive"] <= 1 and float(c["clv_365d"]) > 0 for c in top)
 
 
 def test_a_fit_without_enough_customers_fails_plainly(client):

@@ -87,3 +87,12 @@ def test_predictions_match_lifetimes_on_the_same_parameters():
 def test_the_spend_model_needs_repeat_customers():
     with pytest.raises(ValueError):
         fit_gamma_gamma(summarise([("c1", date(2026, 1, 1), 10.0)], date(2026, 2, 1)))
+
+
+def test_expected_purchases_stay_right_when_nobody_drops_out():
+    """A fit on customers who never stop buying drives b towards infinity: the model becomes the
+    NBD, whose conditional expectation is (r + x) / (alpha + T) per time unit."""
+    model = BgNbd(r=8.15, alpha=122.4, a=1.96, b=1.23e9, log_likelihood=0.0)
+    for x, t_x, T in ((11, 104.0, 108.0), (1, 39.0, 48.0), (0, 0.0, 30.0)):
+        expected = expected_purchases(model, 365, x, t_x, T)
+        assert expected == pytest.approx((model.r + x) / (model.alpha + T) * 365, rel=1e-6)
