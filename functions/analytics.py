@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from aws_lambda_powertools import Logger
 
 logger = Logger(service="oms")
+LAST_ATTEMPT = 3  # the jobs queue's maxReceiveCount (template.yaml)
 
 
 def _deliver_by(placed_at: str, shipping_methods: list[str]) -> str | None:
@@ -52,10 +53,18 @@ def handle_jobs(event) -> dict:
     for record in event.to_dict()["Records"]:
         job = json.loads(record["body"])
         if "clv_fit" in job:
-            from analytics.clv_runs import ClvRuns, fit
+            from analytics.clv_runs import ClvRuns, fail, fit
 
-            logger.append_keys(run_id=job["clv_fit"]["run_id"])
-            done = fit(job["clv_fit"], engine(timeout_s=600), ClvRuns())
+            run, runs = job["clv_fit"], ClvRuns()
+            logger.append_keys(run_id=run["run_id"])
+            try:
+                done = fit(run, engine(timeout_s=600), runs)
+            except Exception as error:
+                # Retried until the queue's last attempt; then the run says why instead of "running" forever.
+                if int(record["attributes"].get("ApproximateReceiveCount", "1")) < LAST_ATTEMPT:
+                    raise
+                logger.exception("lifetime value fit failed")
+                done = fail(run, runs, f"the fit failed: {type(error).__name__}: {error}"[:500])
             logger.info("lifetime value fit", extra={"status": done["status"], "customers": done.get("customers")})
         else:
             from analytics.replenishment_forecasts import forecast_policies

@@ -56,6 +56,7 @@ def configure_environment(stage: str = "local") -> dict:
     os.environ.update(env)
     os.environ.setdefault("OMS_OPS_TOKEN", secrets.token_urlsafe(24))
     os.environ.setdefault("OMS_CUSTOMER_TOKEN_SECRET", secrets.token_urlsafe(32))
+    os.environ.setdefault("OMS_ANALYTICS_CUSTOMER_KEY", secrets.token_urlsafe(32))
     for name in WEBHOOK_SECRETS:
         os.environ.setdefault(name, secrets.token_urlsafe(24))
     for path in (str(ROOT / "layers"), str(ROOT)):
@@ -188,6 +189,8 @@ class LocalStack:
                                      ("sfcc", "not set (OMS_CHANNEL_BASE_URL_SFCC)"))],
             f"imports        s3://{os.environ['OMS_IMPORTS_BUCKET']}/snapshots/...   (warehouse counts: CSV "
             "sku,on_hand with location_id, as_of and mode in the key or metadata)",
+            f"analytics      s3://{os.environ['OMS_ANALYTICS_BUCKET']}/facts/<table>/dt=YYYY-MM-DD/   (Parquet, "
+            "read by DuckDB in-process; the dashboard: /dashboard)",
             f"mails sent     http://127.0.0.1:{self.aws_port}/moto-api/data.json   (under ses > Message; "
             f"from {os.environ['OMS_MAIL_FROM']}, OMS_NOTIFICATIONS={os.environ.get('OMS_NOTIFICATIONS', '1')})",
             f"Stripe         {self.stripe.url}   (local Stripe, localstripe; its events go to "

@@ -81,14 +81,14 @@ def fit(run: dict, engine, runs: ClvRuns, clock=lambda: datetime.now(UTC)) -> di
     before = datetime.combine(end + timedelta(days=1), datetime.min.time())
     found = engine.query(sql.main_currency(before))
     if not found:
-        return _failed(run, runs, "no orders before the calibration end", clock)
+        return fail(run, runs, "no orders before the calibration end", clock)
     currency = found[0]["currency"]
     scale = 10 ** exponent(currency)
     unit = clv.UNIT_DAYS[run["time_unit"]]
     summaries = [_summary(row, end, unit, scale) for row in engine.query(sql.purchase_history(before, currency))]
     repeaters = sum(1 for s in summaries if s.frequency > 0)
     if len(summaries) < MIN_CUSTOMERS or repeaters < 3:
-        return _failed(run, runs, f"too few customers to fit: {len(summaries)} ({repeaters} repeat)", clock)
+        return fail(run, runs, f"too few customers to fit: {len(summaries)} ({repeaters} repeat)", clock)
     purchases, spend = clv.fit_bgnbd(summaries), clv.fit_gamma_gamma(summaries)
     scored = [_score(s, purchases, spend, unit, currency, scale) for s in summaries]
     run.update(status="succeeded", currency=currency, customers=len(scored),
@@ -130,7 +130,7 @@ def _amount(value: float, currency: str, scale: int) -> str:
     return _money(round(value * scale), currency)
 
 
-def _failed(run: dict, runs: ClvRuns, reason: str, clock) -> dict:
-    run.update(status="failed", error=reason, finished_at=clock().isoformat(timespec="seconds"))
+def fail(run: dict, runs: ClvRuns, reason: str, clock=lambda: datetime.now(UTC)) -> dict:
+    run = {**run, "status": "failed", "error": reason, "finished_at": clock().isoformat(timespec="seconds")}
     runs.save(run)
     return run

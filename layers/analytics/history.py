@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from oms.domain.money import MoneyError, to_minor
@@ -14,6 +14,8 @@ ID = re.compile(r"^[\x21-\x7e]{1,64}$")  # printable, no spaces
 CUSTOMER = re.compile(r"^[\x21-\x7e]{1,200}$")
 CHANNEL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 MAX_ERRORS = 20
+MAX_TOTAL = 10**15  # minor units: far above any order, far below where a sum of them could overflow
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 class InvalidHistory(ValueError):
@@ -74,8 +76,8 @@ def _order(line: str, now: datetime) -> dict:
         total = to_minor(data["total"], currency)
     except MoneyError as error:
         raise ValueError(str(error)) from None
-    if total < 0:
-        raise ValueError("total is negative")
+    if not 0 <= total <= MAX_TOTAL:
+        raise ValueError("total is negative or implausibly large")
     return {"order_id": data["order_id"], "customer_id": data["customer_id"], "placed_at": placed_at,
             "total": total, "currency": currency, "channel": data["channel"]}
 
@@ -87,6 +89,6 @@ def _moment(value, now: datetime) -> str:
         raise ValueError("placed_at is not an ISO 8601 time") from None
     if moment.tzinfo is None:
         raise ValueError("placed_at needs a time zone (Z or an offset)")
-    if moment > now + timedelta(days=1):
-        raise ValueError("placed_at is in the future")
+    if not EARLIEST <= moment <= now + timedelta(minutes=5):  # history is past: a later one is a mistake
+        raise ValueError("placed_at is in the future or before 1990")
     return moment.isoformat()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -94,8 +95,13 @@ def summary_csv(result: dict) -> str:
     return out.getvalue()
 
 
-def _hours(value) -> float | None:
-    return None if value is None else round(float(value), 2)
+def percentile(row: dict, name: str) -> float | None:
+    """Linear interpolation between the two ranks around the percentile's position (sql._percentiles)."""
+    low, high, position = row[f"{name}_low"], row[f"{name}_high"], row[f"{name}_position"]
+    if low is None:
+        return None
+    position = float(position)
+    return round(float(low) + (position - math.floor(position)) * (float(high) - float(low)), 2)
 
 
 def _rate(part, whole) -> float | None:
@@ -104,8 +110,8 @@ def _rate(part, whole) -> float | None:
 
 def fulfilment(row: dict, holds: list[dict]) -> dict:
     return {"orders_shipped": int(row["orders_shipped"] or 0),
-            "time_to_ship_hours": {"p50": _hours(row["ship_p50"]), "p90": _hours(row["ship_p90"])},
-            "time_to_deliver_hours": {"p50": _hours(row["deliver_p50"]), "p90": _hours(row["deliver_p90"])},
+            "time_to_ship_hours": {"p50": percentile(row, "ship_p50"), "p90": percentile(row, "ship_p90")},
+            "time_to_deliver_hours": {"p50": percentile(row, "deliver_p50"), "p90": percentile(row, "deliver_p90")},
             "on_time_rate": _rate(row["delivered_on_time"], row["orders_delivered"]),
             "split_shipment_rate": _rate(row["split_orders"], row["orders_shipped"]),
             "backorder_rate": _rate(row["backordered"], row["orders_placed"]),

@@ -1,6 +1,6 @@
 """Every query the analytics API runs, written once in DuckDB's dialect and translated to
-Athena's (Trino) with sqlglot. Only what is portable is written here; `to_athena` fixes the one
-difference sqlglot leaves (exact percentiles do not exist in Athena: approximate ones do).
+Athena's (Trino) with sqlglot. Only what both can mean the same is written here: exact
+percentiles, which Athena lacks, are worked out from ranks (`_percentiles`).
 
 Facts arrive at least once, so every query reads them through `_once`: one row per event id
 (per order id for orders, which also makes a re-imported order count once). `dt` is the day a
@@ -17,12 +17,7 @@ GRANULARITIES = ("day", "week", "month")
 
 
 def to_athena(sql: str) -> str:
-    def approximate(node):
-        if isinstance(node, exp.PercentileCont):
-            return exp.ApproxQuantile(this=node.this, quantile=node.expression)
-        return node
-
-    return sqlglot.parse_one(sql, read="duckdb").transform(approximate).sql(dialect="athena")
+    return sqlglot.transpile(sql, read="duckdb", write="athena")[0]
 
 
 def literal(value) -> str:
@@ -94,15 +89,30 @@ ORDER BY currency, period, channel
 """
 
 
+def _percentiles(column: str, name: str) -> str:
+    """The neighbours and position of the 50th and 90th percentiles (linear interpolation, as
+    DuckDB's quantile_cont), in SQL both engines share: Athena has no exact percentile, and
+    `reports.percentile` finishes the interpolation."""
+    parts = []
+    for q in (50, 90):
+        position = f"(1 + {q / 100} * (n - 1))"
+        ranked, label = f"ranked_{name}", f"{name}_p{q}"
+        parts.append(f"(SELECT max(CASE WHEN k = floor({position}) THEN {column} END) FROM {ranked}) AS {label}_low")
+        parts.append(f"(SELECT max(CASE WHEN k = ceil({position}) THEN {column} END) FROM {ranked}) AS {label}_high")
+        parts.append(f"(SELECT max({position}) FROM {ranked}) AS {label}_position")
+    return ",\n  ".join(parts)
+
+
 def fulfilment(start: datetime, end: datetime) -> str:
-    """One row: shipping and delivery in [start, end), backorders of the orders placed in it."""
-    since = start.date()
+    """One row: shipping and delivery in [start, end), backorders of the orders placed in it.
+    An order's first parcel and each parcel's last delivery are found over all its facts, so an
+    order shipped across the range's edge counts in one range only."""
     return f"""
 WITH placed AS (
   SELECT order_id, placed_at, deliver_by, source FROM {_once("orders", "order_id", None)} AS o
 ),
 shipment_events AS (
-  SELECT * FROM {_once("shipments", "event_id", since)} AS s
+  SELECT * FROM {_once("shipments", "event_id", None)} AS s
 ),
 shipped AS (
   SELECT order_id, min(occurred_at) AS first_shipped, count(DISTINCT shipment_id) AS shipments
@@ -113,35 +123,44 @@ shipped_in AS (
   FROM shipped JOIN placed ON placed.order_id = shipped.order_id
   WHERE first_shipped >= {literal(start)} AND first_shipped < {literal(end)}
 ),
+deliveries AS (
+  SELECT order_id, shipment_id, max(occurred_at) AS delivered_at
+  FROM shipment_events WHERE event_type = 'ShipmentDelivered' GROUP BY order_id, shipment_id
+),
 delivered_in AS (
-  SELECT date_diff('second', placed.placed_at, d.occurred_at) / 3600.0 AS hours
-  FROM shipment_events AS d JOIN placed ON placed.order_id = d.order_id
-  WHERE d.event_type = 'ShipmentDelivered' AND d.occurred_at >= {literal(start)} AND d.occurred_at < {literal(end)}
+  SELECT date_diff('second', placed.placed_at, d.delivered_at) / 3600.0 AS hours
+  FROM deliveries AS d JOIN placed ON placed.order_id = d.order_id
+  WHERE d.delivered_at >= {literal(start)} AND d.delivered_at < {literal(end)}
+),
+ranked_ship AS (
+  SELECT hours, row_number() OVER (ORDER BY hours) AS k, count(*) OVER () AS n FROM shipped_in
+),
+ranked_deliver AS (
+  SELECT hours, row_number() OVER (ORDER BY hours) AS k, count(*) OVER () AS n FROM delivered_in
 ),
 lifecycle AS (
-  SELECT * FROM {_once("order_events", "event_id", since)} AS e
+  SELECT * FROM {_once("order_events", "event_id", None)} AS e
 ),
 completed AS (
   SELECT e.order_id, max(e.occurred_at) AS delivered_at, max(placed.deliver_by) AS deliver_by
   FROM lifecycle AS e JOIN placed ON placed.order_id = e.order_id
-  WHERE e.event_type = 'OrderDelivered' AND e.occurred_at >= {literal(start)} AND e.occurred_at < {literal(end)}
-    AND placed.deliver_by IS NOT NULL
+  WHERE e.event_type = 'OrderDelivered' AND placed.deliver_by IS NOT NULL
   GROUP BY e.order_id
+  HAVING max(e.occurred_at) >= {literal(start)} AND max(e.occurred_at) < {literal(end)}
 ),
 placed_in AS (
   SELECT order_id FROM placed
   WHERE source = 'oms' AND placed_at >= {literal(start)} AND placed_at < {literal(end)}
 ),
 backordered AS (
-  SELECT DISTINCT order_id FROM lifecycle WHERE event_type = 'OrderHeld' AND hold_type = 'backorder'
+  SELECT DISTINCT order_id FROM lifecycle
+  WHERE event_type = 'OrderHeld' AND hold_type = 'backorder' AND occurred_at >= {literal(start)}
 )
 SELECT
   (SELECT count(*) FROM shipped_in) AS orders_shipped,
-  (SELECT quantile_cont(hours, 0.5) FROM shipped_in) AS ship_p50,
-  (SELECT quantile_cont(hours, 0.9) FROM shipped_in) AS ship_p90,
   (SELECT sum(CASE WHEN shipments > 1 THEN 1 ELSE 0 END) FROM shipped_in) AS split_orders,
-  (SELECT quantile_cont(hours, 0.5) FROM delivered_in) AS deliver_p50,
-  (SELECT quantile_cont(hours, 0.9) FROM delivered_in) AS deliver_p90,
+  {_percentiles("hours", "ship")},
+  {_percentiles("hours", "deliver")},
   (SELECT count(*) FROM completed) AS orders_delivered,
   (SELECT sum(CASE WHEN delivered_at <= deliver_by THEN 1 ELSE 0 END) FROM completed) AS delivered_on_time,
   (SELECT count(*) FROM placed_in) AS orders_placed,
@@ -177,7 +196,7 @@ purchases AS (
   SELECT o.customer_id, CAST(o.placed_at AS DATE) AS day, sum(o.total) AS amount
   FROM {_once("orders", "order_id", None)} AS o
   WHERE o.placed_at < {literal(before)} AND o.currency = {literal(currency)} AND o.customer_id IS NOT NULL
-    AND o.order_id NOT IN (SELECT order_id FROM cancelled)
+    AND NOT EXISTS (SELECT 1 FROM cancelled WHERE cancelled.order_id = o.order_id)
   GROUP BY o.customer_id, CAST(o.placed_at AS DATE)
 ),
 numbered AS (

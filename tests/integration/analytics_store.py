@@ -44,11 +44,12 @@ def analytics_store(monkeypatch, provisioned: bool = False):
             server.stop()
 
 
-def sqs_event(bodies: list[dict]):
+def sqs_event(bodies: list[dict], receive_count: int = 1):
     """A Lambda SQS batch as Chalice hands it to a handler."""
     from chalice.app import SQSEvent
 
-    records = [{"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": json.dumps(body), "attributes": {},
+    records = [{"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": str(receive_count)},
                 "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:oms-test-analytics", "awsRegion": "us-east-1"}
                for body in bodies]

@@ -96,7 +96,9 @@ def test_the_analytics_api_needs_the_ops_token(client):
 def test_bad_queries_get_422(client):
     for path in ("/analytics/summary?granularity=year", "/analytics/summary?from=2026-13-01",
                  "/analytics/fulfilment?from=2026-11-02&to=2026-11-01", "/analytics/forecast",
-                 "/analytics/forecast?sku=A&days=0", "/analytics/customers?sort=name", "/analytics/customers?limit=x"):
+                 "/analytics/forecast?sku=A&days=0", "/analytics/forecast?sku=A&days=%C2%B2",
+                 "/analytics/customers?sort=name", "/analytics/customers?limit=x",
+                 "/analytics/customers?limit=%C2%B2", "/analytics/customers?run_id=" + "x" * 2000):
         response = client.get(path, headers=OPS)
         assert response.status_code == 422, path
         assert response.json_body["error"]["code"] == "validation_failed"
@@ -160,6 +162,28 @@ def test_a_fit_without_enough_customers_fails_plainly(client):
     assert model["status"] == "failed" and model["error"] == "no orders before the calibration end"
 
 
+def test_a_fit_that_keeps_failing_says_so_on_its_last_attempt(client, monkeypatch):
+    import analytics.clv_runs
+    from functions.analytics import handle_jobs
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the store is down")
+
+    monkeypatch.setattr(analytics.clv_runs, "fit", broken)
+    assert client.post("/analytics/clv/fit", headers=OPS, body=json.dumps({})).status_code == 202
+    import os
+
+    import boto3
+
+    [message] = boto3.client("sqs").receive_message(QueueUrl=os.environ["OMS_ANALYTICS_JOBS_QUEUE_URL"])["Messages"]
+    with pytest.raises(RuntimeError):
+        handle_jobs(sqs_event([json.loads(message["Body"])], receive_count=1))  # retried by the queue
+    assert client.get("/analytics/clv/model", headers=OPS).json_body["status"] == "queued"
+    handle_jobs(sqs_event([json.loads(message["Body"])], receive_count=3))
+    model = client.get("/analytics/clv/model", headers=OPS).json_body
+    assert model["status"] == "failed" and "the store is down" in model["error"]
+
+
 def test_forecast_of_a_sku_with_weekly_demand(client):
     from functions.analytics import handle_facts
     from tests.integration.analytics_store import bus_event
@@ -187,7 +211,7 @@ def test_forecast_of_a_sku_with_weekly_demand(client):
     assert by_day[5] == pytest.approx(8, abs=0.5) and by_day[1] == pytest.approx(2, abs=0.5)
     assert all(d["low"] <= d["mean"] <= d["high"] for d in body["daily"])
     assert body["backtest"]["mae"] < body["backtest"]["naive_mae"] or body["backtest"]["mae"] < 0.01
-    unknown = client.get("/analytics/forecast?sku=NEVER-SOLD", headers=OPS).json_body
+    unknown = client.get("/analytics/forecast?sku=NEVER%2FSOLD%2B1", headers=OPS).json_body  # any SKU an order takes
     assert unknown["history_days"] == 0 and all(d["mean"] == 0 for d in unknown["daily"])
 
 

@@ -172,6 +172,14 @@ def test_fulfilment_by_hand(service):
         "holds_by_type": {"backorder": 1, "payment_declined": 1}}
 
 
+def test_an_order_shipped_across_the_ranges_edge_counts_in_one_range(service):
+    # o1's parcels left on 11-03 and 11-04: shipped (and split) on 11-03, not again on 11-04.
+    early = service.fulfilment({"from": "2026-11-01", "to": "2026-11-03"})
+    later = service.fulfilment({"from": "2026-11-04", "to": "2026-11-30"})
+    assert (early["orders_shipped"], early["split_shipment_rate"]) == (2, 0.5)
+    assert (later["orders_shipped"], later["split_shipment_rate"], later["time_to_ship_hours"]["p50"]) == (1, 0.0, 48.0)
+
+
 def test_fulfilment_of_an_empty_range(service):
     result = service.fulfilment({"from": "2025-01-01", "to": "2025-01-31"})
     assert result["orders_shipped"] == 0 and result["time_to_ship_hours"] == {"p50": None, "p90": None}

@@ -13,18 +13,35 @@ from analytics.history import InvalidHistory, parse_history
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def test_every_query_translates_to_athena_without_exact_percentiles():
+def test_every_query_translates_to_athena_with_nothing_athena_lacks():
     start, end = datetime(2026, 11, 1), datetime(2026, 12, 1)
     queries = [sql.summary(start, end, "week", "web"), sql.fulfilment(start, end), sql.holds_by_type(start, end),
                sql.main_currency(end), sql.purchase_history(end, "USD"), sql.daily_demand("A", None, start, end),
-               sql.daily_demand("A", "WH1", start, end)]
+               sql.daily_demand("A", "WH1", start, end), sql.demand_by_location(start, end)]
     for query in queries:
-        athena = sql.to_athena(query)
-        assert "PERCENTILE_CONT" not in athena.upper() and "QUANTILE" not in athena.upper()
-        assert "QUALIFY" not in athena.upper()  # Athena has none: duplicates go through row_number
-    fulfilment = sql.to_athena(sql.fulfilment(start, end))
-    assert "APPROX_PERCENTILE(hours, 0.9)" in fulfilment
-    assert "CAST('2026-11-01 00:00:00' AS TIMESTAMP)" in fulfilment
+        athena = sql.to_athena(query).upper()
+        assert "PERCENTILE" not in athena and "QUANTILE" not in athena and "MEDIAN" not in athena
+        assert "QUALIFY" not in athena and "GROUP BY ALL" not in athena
+    assert "CAST('2026-11-01 00:00:00' AS TIMESTAMP)" in sql.to_athena(sql.fulfilment(start, end))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_percentiles_from_ranks_equal_duckdbs_exact_ones(seed):
+    """What Athena gets (ranks and interpolation) gives what DuckDB's quantile_cont gives."""
+    import random
+
+    import duckdb
+
+    values = [round(random.Random(seed).uniform(0, 200), 3) for _ in range(random.Random(seed).randint(1, 40))]
+    connection = duckdb.connect()
+    connection.execute("CREATE TABLE shipped_in AS SELECT unnest(?::DOUBLE[]) AS hours", [values])
+    query = (f"WITH ranked_ship AS (SELECT hours, row_number() OVER (ORDER BY hours) AS k, count(*) OVER () AS n "
+             f"FROM shipped_in) SELECT {sql._percentiles('hours', 'ship')}")
+    cursor = connection.execute(query)
+    row = dict(zip([c[0] for c in cursor.description], cursor.fetchone(), strict=True))
+    exact = connection.execute("SELECT quantile_cont(hours, 0.5), quantile_cont(hours, 0.9) FROM shipped_in").fetchone()
+    assert reports.percentile(row, "ship_p50") == pytest.approx(exact[0], abs=0.006)
+    assert reports.percentile(row, "ship_p90") == pytest.approx(exact[1], abs=0.006)
 
 
 def test_a_callers_text_reaches_sql_only_as_a_quoted_literal():
@@ -85,11 +102,12 @@ def test_history_lines_are_checked_whole():
     assert order == {"order_id": "h1", "customer_id": "c1", "placed_at": "2026-11-01T10:00:00-05:00", "total": 1250,
                      "currency": "USD", "channel": "web"}  # the first line of an order wins
     bad = [{**good, "order_id": "has space"}, {**good, "total": "-1.00"}, {**good, "total": True},
-           {**good, "placed_at": "2027-01-01T00:00:00Z"}, {**good, "extra": 1}, {k: v for k, v in good.items()
-                                                                                 if k != "channel"}]
+           {**good, "placed_at": "2027-01-01T00:00:00Z"}, {**good, "extra": 1},
+           {k: v for k, v in good.items() if k != "channel"}, {**good, "total": "99999999999999999999"},
+           {**good, "total": "1e400"}, {**good, "placed_at": "0001-01-01T00:00:00+01:00"}]
     with pytest.raises(InvalidHistory) as refused:
         parse_history("\n".join([json.dumps(good)] + [json.dumps(b) for b in bad]).encode(), NOW)
-    assert [detail["line"] for detail in refused.value.details] == [2, 3, 4, 5, 6, 7]
+    assert [detail["line"] for detail in refused.value.details] == [2, 3, 4, 5, 6, 7, 8, 9, 10]
 
 
 def test_periods_cover_the_range_from_their_starts():

@@ -77,3 +77,11 @@ def customer_token_secret() -> str:
     if _local():
         return _from_env("OMS_CUSTOMER_TOKEN_SECRET")
     return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/customers/token-secret")
+
+
+def analytics_customer_key() -> str:
+    """The key customers' e-mail addresses are digested with before analytics sees them: without
+    it, a digest could be reversed by hashing a list of addresses."""
+    if _local():
+        return _from_env("OMS_ANALYTICS_CUSTOMER_KEY")
+    return _from_secrets_manager(f"oms/{os.environ['OMS_STAGE']}/analytics/customer-key")

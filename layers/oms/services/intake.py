@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,12 +42,17 @@ def _existing(ctx: Context, channel: str, external_id: str, fingerprint: str) ->
 
 
 def analytics_customer_id(customer: dict) -> str | None:
-    """Who ordered, as analytics counts customers: the channel's customer id, else a digest of
-    the e-mail address (the address itself never leaves the order)."""
+    """Who ordered, as analytics counts customers: the channel's customer id, else a keyed digest
+    of the e-mail address (HMAC: the address cannot be recovered by hashing guesses)."""
     if customer.get("customer_id"):
         return str(customer["customer_id"])
     email = (customer.get("email") or "").strip().lower()
-    return "email:" + hashlib.sha256(email.encode()).hexdigest()[:32] if email else None
+    if not email:
+        return None
+    from oms.adapters.secrets import analytics_customer_key
+
+    digest = hmac.new(analytics_customer_key().encode(), email.encode(), hashlib.sha256).hexdigest()
+    return "email:" + digest[:32]
 
 
 def new_order(ctx: Context, canonical: CanonicalOrder, channel: str) -> Order:
