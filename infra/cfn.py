@@ -2,6 +2,8 @@
 resolver for the few intrinsics the local stack needs (Ref, GetAtt, Sub)."""
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +39,13 @@ for _tag in ("Ref", "Sub", "GetAtt", "Join", "Select", "Split", "If", "Equals", 
 
 
 def load_template(path: Path = TEMPLATE) -> dict:
+    """A fresh copy each call (callers change it); parsed once per version of the file, as every
+    test's stack loads it."""
+    return copy.deepcopy(_parsed(path, path.stat().st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: Path, mtime_ns: int) -> dict:
     return yaml.load(path.read_text(), Loader=_Loader)
 
 

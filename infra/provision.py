@@ -1,7 +1,7 @@
 """Creates the template's AWS resources in moto (or any endpoint): tables with streams and
-TTL, the bus, queues with their DLQ redrive, the rules with their targets, buckets, and the
-analytics catalogue (Glue database and tables, Athena workgroup: locally DuckDB answers the
-queries, but the names resolve as in AWS). Returns the resolver, so callers can name what was made."""
+TTL, the bus, queues with their DLQ redrive, the rules with their targets and buckets; the
+analytics catalogue (Glue, Athena) is only named, as locally DuckDB answers the queries. Returns
+the resolver, so callers can name what was made."""
 from __future__ import annotations
 
 import json
@@ -107,20 +107,14 @@ def provision(stage: str, region: str, visibility_timeout: int | None = None) ->
                 {"QueueArn": resolver.resolve(c["Queue"]), "Events": [c["Event"]],
                  "Filter": {"Key": {"FilterRules": c["Filter"]["S3Key"]["Rules"]}}} for c in queues_config]})
 
-    glue = boto3.client("glue", region_name=region)
+    # The analytics catalogue is only named, not made: locally DuckDB reads the files and nothing
+    # asks Glue or Athena (creating them cost every test's stack a tenth of a second).
     for logical_id, props in by_type.get("AWS::Glue::Database", []):
-        database = resolver.resolve(props["DatabaseInput"])
-        glue.create_database(DatabaseInput=database)
-        resolver.refs[logical_id] = database["Name"]
+        resolver.refs[logical_id] = resolver.resolve(props["DatabaseInput"])["Name"]
     for logical_id, props in by_type.get("AWS::Glue::Table", []):
-        table = resolver.resolve(props["TableInput"])
-        glue.create_table(DatabaseName=resolver.resolve(props["DatabaseName"]), TableInput=table)
-        resolver.refs[logical_id] = table["Name"]
-    athena = boto3.client("athena", region_name=region)
+        resolver.refs[logical_id] = resolver.resolve(props["TableInput"]["Name"])
     for logical_id, props in by_type.get("AWS::Athena::WorkGroup", []):
-        name = resolver.resolve(props["Name"])
-        athena.create_work_group(Name=name, Configuration=resolver.resolve(props.get("WorkGroupConfiguration", {})))
-        resolver.refs[logical_id] = name
+        resolver.refs[logical_id] = resolver.resolve(props["Name"])
 
     sesv2 = boto3.client("sesv2", region_name=region)
     for _, props in by_type.get("AWS::SES::EmailIdentity", []):
