@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import boto3
+from botocore.config import Config
 from chalice.app import Rate
 
 from .cfn import camel, logical_id_of
@@ -82,11 +83,12 @@ class _Loop(threading.Thread):
 class SqsPoller(_Loop):
     RECEIVE_MAX = 10  # SQS's most messages per ReceiveMessage
 
-    def __init__(self, stop, invoke: Invocation, queue_url: str, queue_arn: str, batch_size: int, region: str):
+    def __init__(self, stop, invoke: Invocation, queue_url: str, queue_arn: str, batch_size: int, region: str,
+                 sqs=None):
         super().__init__(f"sqs:{invoke.name}", stop)
         self.invoke, self.queue_url, self.queue_arn, self.batch_size = invoke, queue_url, queue_arn, batch_size
         self.region = region
-        self.sqs = boto3.client("sqs", region_name=region)
+        self.sqs = sqs or boto3.client("sqs", region_name=region)
         # A batch larger than one receive is gathered over several, as Lambda's poller does; but
         # with no visibility timeout (the integration tests') a second receive would only give
         # the same messages again, and count another receive of each towards the DLQ.
@@ -136,12 +138,12 @@ class SqsPoller(_Loop):
 
 class StreamPoller(_Loop):
     def __init__(self, stop, invoke: Invocation, stream_arn: str, batch_size: int, region: str,
-                 max_retries: int = 10, failure_queue_url: str | None = None):
+                 max_retries: int = 10, failure_queue_url: str | None = None, sqs=None):
         super().__init__(f"stream:{invoke.name}", stop)
         self.invoke, self.stream_arn, self.batch_size, self.region = invoke, stream_arn, batch_size, region
         self.max_retries, self.failure_queue_url = max_retries, failure_queue_url
         self.streams = boto3.client("dynamodbstreams", region_name=region)
-        self.sqs = boto3.client("sqs", region_name=region)
+        self.sqs = sqs or boto3.client("sqs", region_name=region)
         self.checkpoints: dict[str, str] = {}
 
     def tick(self) -> bool:
@@ -231,6 +233,8 @@ def build_pollers(app_module, template: dict, resolver, region: str, stop: threa
     """Match template.yaml's event sources to app.py's handlers by Chalice's logical ids."""
     sources = {camel(s.name): s for s in app_module.app.event_sources}
     loops: list[_Loop] = []
+    # One client for every poller (clients are thread-safe, and slow to make), with a connection each.
+    sqs = boto3.client("sqs", region_name=region, config=Config(max_pool_connections=64))
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] != "AWS::Serverless::Function":
             continue
@@ -243,13 +247,13 @@ def build_pollers(app_module, template: dict, resolver, region: str, stop: threa
                 queue = logical_id_of(props["Queue"])
                 for _ in range(concurrency):
                     loops.append(SqsPoller(stop, invoke, resolver.ref(queue), resolver.get_att(queue, "Arn"),
-                                           source.batch_size, region))
+                                           source.batch_size, region, sqs))
             elif "Stream" in props:
                 table = logical_id_of(props["Stream"])
                 destination = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                 loops.append(StreamPoller(stop, invoke, resolver.get_att(table, "StreamArn"), source.batch_size,
                                           region, props.get("MaximumRetryAttempts", 10),
-                                          resolver.ref(logical_id_of(destination)) if destination else None))
+                                          resolver.ref(logical_id_of(destination)) if destination else None, sqs))
     for source in app_module.app.event_sources:
         if hasattr(source, "schedule_expression"):
             invoke = Invocation(source.name, getattr(app_module, source.name))

@@ -101,8 +101,8 @@ def _seed(stack) -> None:
                                                    "location": "Newark, NJ"}, retry_unavailable=True)
             assert delivered.status_code == 202, delivered.text
     stack.wait_for(ids[0], lambda o: o["status"] == "delivered")
-    # Four weeks of the SKU's sales, busier at weekends, so its forecast has a history.
-    for days_ago in range(1, 29):
+    # Two weeks of the SKU's sales, busier at weekends, so its forecast has a weekly season to learn.
+    for days_ago in range(1, 15):
         placed = now - timedelta(days=days_ago)
         body = canonical_order(lines=[{"sku": SKU, "quantity": 4 if placed.weekday() >= 5 else 1,
                                        "unit_price": "24.00"}], placed_at=_iso(placed))
