@@ -22,7 +22,7 @@ run: venv
 	$(PY) -m infra.local_stack
 
 test: venv lint browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto --dist loadfile  # a file stays on one worker: its fixtures are shared
 
 # The dashboard's test runs in a real browser: Debian's chromium and chromedriver, installed if missing.
 browser:
