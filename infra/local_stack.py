@@ -37,7 +37,7 @@ def configure_environment(stage: str = "local") -> dict:
         "OMS_ANALYTICS_QUEUE_URL": f"http://127.0.0.1:{aws_port}/123456789012/oms-{stage}-analytics",
         "OMS_ANALYTICS_JOBS_QUEUE_URL": f"http://127.0.0.1:{aws_port}/123456789012/oms-{stage}-analytics-jobs",
         "OMS_ANALYTICS_ENGINE": "duckdb",
-        "POWERTOOLS_SERVICE_NAME": "oms", "POWERTOOLS_METRICS_NAMESPACE": "OMS",
+        "POWERTOOLS_METRICS_NAMESPACE": "OMS",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         # Locally a channel that is down is retried after 1, 2, 4... seconds, not 30, 60, 120...
         "OMS_CHANNEL_RETRY_BASE_SECONDS": os.environ.get("OMS_CHANNEL_RETRY_BASE_SECONDS", "1"),
