@@ -38,13 +38,16 @@ package: venv
 	$(PY) -m infra.verify_package build
 
 # Needs AWS credentials, the AWS CLI and an S3 bucket for the artefacts (DEPLOY_BUCKET).
-# `cloudformation package` uploads every local CodeUri of build/sam.yaml (the three zips).
+# `cloudformation package` uploads every local CodeUri of build/sam.yaml (the three zips); the
+# template itself is over the 51,200 bytes CloudFormation takes inline, so it goes through S3 too.
+# ALARM_EMAIL=<address> subscribes it to every alarm (docs/operations.md).
 deploy: package
 	@test -n "$(DEPLOY_BUCKET)" || { echo "set DEPLOY_BUCKET=<s3 bucket for the Lambda artefacts>"; exit 1; }
 	aws cloudformation package --template-file build/sam.yaml --s3-bucket $(DEPLOY_BUCKET) \
 	  --output-template-file build/packaged.yaml
 	aws cloudformation deploy --template-file build/packaged.yaml --stack-name oms-$(STAGE) \
-	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --parameter-overrides Stage=$(STAGE)
+	  --s3-bucket $(DEPLOY_BUCKET) --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND \
+	  --parameter-overrides Stage=$(STAGE) $(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL))
 
 bench: venv
 	$(PY) tests/perf/bench.py

@@ -17,6 +17,10 @@ deployment.zip, and analytics.zip and facts.zip from infra.analytics_packages).
               `aws cloudformation package` would).
   structure   infra.verify_template: table, bus, queues, mappings, rules, and the analytics
               routes, rule and Glue tables against the code.
+  operations  infra.verify_operations: every alarm to the topic, an alarm on every DLQ and on
+              every function's errors and throttles, the outbox's iterator age, the API's 5xx rate
+              and throttling, no orders in business hours, the dashboard against the metric
+              catalogue, X-Ray on every function.
 
 Exit status 0 only if every check passes; a summary table is printed either way.
 """
@@ -35,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import verify_operations as vo
 from . import verify_template as vt
 from .verify_template import Check, _timed, handlers_by_package, load_template
 
@@ -340,7 +345,8 @@ def verify(build_dir: Path) -> list[Check]:
     structural = transformed or template
     checks += [vt.check_table(structural), vt.check_event_bus(structural), vt.check_queues(structural),
                vt.check_event_source_mappings(transformed), vt.check_rules(structural),
-               vt.check_api_routes(template), vt.check_analytics_rule(template), vt.check_glue_tables(template)]
+               vt.check_api_routes(template), vt.check_analytics_rule(template), vt.check_glue_tables(template),
+               *vo.checks(template)]
     return checks
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from infra import verify_operations as vo
 from infra import verify_package as vp
 from infra import verify_template as vt
 
@@ -362,3 +363,19 @@ def test_analytics_check_fails_on_a_broken_template(template, break_it, check):
     break_it(broken)
     assert check(template).ok
     assert not check(broken).ok
+
+
+# ---- (f) operations: alarms, dashboard, tracing, throttling on the packaged template ----------
+@pytest.mark.parametrize("check", [vo.check_alarm_actions, vo.check_dlq_alarms, vo.check_function_alarms,
+                                   vo.check_outbox_alarm, vo.check_api, vo.check_no_orders_alarm,
+                                   vo.check_dashboard, vo.check_tracing], ids=lambda c: c.__name__)
+def test_operations_check_passes_on_the_package(template, check):
+    """The same checks tests/unit/test_template_operations.py shows failing on broken templates."""
+    result = check(template)
+    assert result.ok, _problems(result)
+
+
+def test_every_packaged_function_is_watched(template):
+    functions = vt.resources_of(template, "AWS::Serverless::Function")
+    assert vo.check_function_alarms(template).summary == f"{len(functions)} functions"
+    assert len(functions) >= 21
