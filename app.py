@@ -11,6 +11,7 @@ from functions.api.analytics_api import analytics_api
 from functions.api.cases_api import cases_api
 from functions.api.customer_account import customer_account
 from functions.api.customers import customers
+from functions.api.dead_letters import dead_letters
 from functions.api.inventory_api import inventory_api
 from functions.api.ops import ops
 from functions.api.payment_ops import payment_ops
@@ -31,6 +32,7 @@ app.register_blueprint(returns_api)
 app.register_blueprint(cases_api)
 app.register_blueprint(inventory_api)
 app.register_blueprint(warehouse_api)
+app.register_blueprint(dead_letters)
 app.register_blueprint(analytics_api)  # its own package in AWS: template.yaml routes /analytics and /dashboard
 
 # Queue and stream identities are replaced in the packaged template by template.yaml

@@ -37,6 +37,7 @@ def configure_environment(stage: str = "local") -> dict:
         "OMS_ANALYTICS_QUEUE_URL": f"http://127.0.0.1:{aws_port}/123456789012/oms-{stage}-analytics",
         "OMS_ANALYTICS_JOBS_QUEUE_URL": f"http://127.0.0.1:{aws_port}/123456789012/oms-{stage}-analytics-jobs",
         "OMS_ANALYTICS_ENGINE": "duckdb",
+        "OMS_DLQ_REDRIVE": "copy",  # dead letters go back by receive, send, delete: moto has no message move task
         "POWERTOOLS_METRICS_NAMESPACE": "OMS",
         "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
         # Locally a channel that is down is retried after 1, 2, 4... seconds, not 30, 60, 120...

@@ -21,6 +21,7 @@ TEST_ENV = {
     "OMS_CHANNEL_TOKEN_SHOPIFY": "shpat_test_token", "OMS_CHANNEL_TOKEN_SFCC": "sfcc-bearer-token",
     "OMS_SFCC_ORGANIZATION_ID": "f_ecom_zzte_053", "OMS_SFCC_SITE_ID": "RefArch",
     "OMS_CHANNEL_RETRY_BASE_SECONDS": "0",
+    "OMS_DLQ_REDRIVE": "copy",  # moto has no StartMessageMoveTask
     "POWERTOOLS_LOG_LEVEL": "CRITICAL", "POWERTOOLS_METRICS_NAMESPACE": "OMS",
 }
 os.environ.pop("AWS_ENDPOINT_URL", None)
