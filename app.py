@@ -4,7 +4,6 @@ run app.py's middleware in AWS, aws/chalice#1566). Handler bodies are imported o
 call, so each Lambda's cold start pays only for its own dependencies."""
 import os
 
-from aws_lambda_powertools import Logger
 from chalice import Chalice, ConvertToMiddleware, Rate
 
 from functions.api.analytics_api import analytics_api
@@ -18,11 +17,14 @@ from functions.api.payment_ops import payment_ops
 from functions.api.returns_api import returns_api
 from functions.api.warehouse_api import warehouse_api
 from functions.api.webhooks import webhooks
+from oms.observability.logs import logger
+from oms.observability.tracing import correlate_request, trace_invocation
 
-logger = Logger(service="oms")
 app = Chalice(app_name="oms")
 app.api.binary_types.append("application/pdf")  # packing slips
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_middleware(trace_invocation)
+app.register_middleware(correlate_request, "http")
 app.register_blueprint(customers)
 app.register_blueprint(customer_account)
 app.register_blueprint(webhooks)

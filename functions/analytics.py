@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from aws_lambda_powertools import Logger
+from oms.observability.logs import logger
 
-logger = Logger(service="oms")
 LAST_ATTEMPT = 3  # the jobs queue's maxReceiveCount (template.yaml)
 
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 from functools import cache
 
-from aws_lambda_powertools import Logger
+from oms.observability.logs import logger
 
 from .order_events import consume
 
-logger = Logger(service="oms")
 MAX_BACKOFF_SECONDS = 900
 
 

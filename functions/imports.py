@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-logger = Logger(service="oms")
+from oms.observability.logs import logger
 
 
 def handle_imports(event) -> dict:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-logger = Logger(service="oms")
+from oms.observability.logs import bind_event, logger
 
 Route = Callable[[dict], object]
 
@@ -23,15 +22,16 @@ def consume(event, routes: dict[str, Route], with_record: bool = False) -> dict:
     """Run each record through its route; report the failures for redelivery."""
     def handle_record(record) -> None:
         detail = _detail(record)
+        bind_event(detail)
         route = routes.get(detail["event_type"])
         if route is None:
-            logger.warning("event type not handled by this queue", extra={"event_type": detail["event_type"]})
+            logger.warning("event type not handled by this queue")
             return
-        logger.append_keys(aggregate_id=detail["aggregate_id"], event_id=detail["event_id"])
         if with_record:
             route(detail, record)
         else:
             route(detail)
+        logger.info("event handled")
 
     return process_partial_response(event=event.to_dict(), record_handler=handle_record,
                                     processor=BatchProcessor(event_type=EventType.SQS), context=event.context)

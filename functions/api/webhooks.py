@@ -22,6 +22,9 @@ def _verified_body(kind: str, source: str, verify) -> bytes:
     try:
         verify(webhook_secret(kind, source), body)
     except (BadSignature, MissingSecret) as error:
+        from oms.observability import metrics
+
+        metrics.count("WebhookSignatureFailures", dimension=f"{kind}/{source}")
         message = str(error) if isinstance(error, BadSignature) else "no secret is configured for this endpoint"
         raise ApiError(401, "invalid_signature", message) from None
     return body

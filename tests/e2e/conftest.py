@@ -13,6 +13,7 @@ import boto3
 import pytest
 import requests
 
+from tests.support.personal_data import leaks, personal_values
 from tests.support.signing import signed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,11 +39,12 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.api_port}"
         self.aws = f"http://127.0.0.1:{self.aws_port}"
         self.log = tmp / f"stack-{self.api_port}.log"
+        self.personal: set[str] = set()  # the customers' data sent in: it must never come out
         environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMS_"))}
         self.stripe_port = _free_port()
         environment.update({"OMS_PORT": str(self.api_port), "OMS_AWS_PORT": str(self.aws_port),
                             "OMS_STRIPE_PORT": str(self.stripe_port), "OMS_CARRIER_PORT": str(_free_port()),
-                            "OMS_OPS_TOKEN": OPS_TOKEN, "PYTHONUNBUFFERED": "1",
+                            "OMS_OPS_TOKEN": OPS_TOKEN, "PYTHONUNBUFFERED": "1", "POWERTOOLS_LOG_LEVEL": "INFO",
                             "PYTHONPATH": f"{ROOT}:{ROOT / 'layers'}", **SECRETS, **env})
         self.process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT, env=environment,
                                         stdout=self.log.open("w"), stderr=subprocess.STDOUT)
@@ -87,6 +89,7 @@ class Stack:
                 time.sleep(0.1)
             for message in messages:
                 seen.append(json.loads(message["Body"]))
+                assert not leaks(message["Body"], self.personal), f"an event carries personal data: {message['Body']}"
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return seen
 
@@ -100,6 +103,7 @@ class Stack:
         return response
 
     def webhook(self, kind: str, body, retry_unavailable: bool = False) -> requests.Response:
+        self.personal |= personal_values(body)
         raw, headers = signed(body, SECRETS[f"OMS_WEBHOOK_SECRET_{kind.upper()}_GENERIC"])
         for _ in range(20):
             response = requests.post(f"{self.url}/webhooks/{kind}/generic", data=raw, headers=headers, timeout=30)
@@ -109,6 +113,7 @@ class Stack:
         return response
 
     def post(self, path: str, raw: bytes, headers: dict) -> requests.Response:
+        self.personal |= personal_values(raw)
         for _ in range(20):
             response = requests.post(f"{self.url}{path}", data=raw, timeout=30,
                                      headers={"Content-Type": "application/json", **headers})
@@ -140,6 +145,13 @@ class Stack:
         except subprocess.TimeoutExpired:
             self.process.kill()
 
+    def assert_logs_hold_no_personal_data(self) -> None:
+        """Every line the stack wrote (its handlers log at INFO here) searched for what was sent in."""
+        text = self.log.read_text(errors="replace")
+        found = leaks(text, self.personal)
+        assert not found, f"{len(found)} personal values in {self.log}: " + ", ".join(
+            text[max(0, text.index(value) - 200):text.index(value) + 50] for value in found[:3])
+
 
 @pytest.fixture(scope="session")
 def channels():
@@ -157,3 +169,4 @@ def stack(tmp_path_factory, channels):
                     OMS_CHANNEL_BASE_URL_SFCC=channels["sfcc"].url)
     yield started
     started.stop()
+    started.assert_logs_hold_no_personal_data()

@@ -23,6 +23,7 @@ def faulty_stack(tmp_path_factory):
                                      "AWSEvents.PutEvents=0.2")
     yield started
     started.stop()
+    started.assert_logs_hold_no_personal_data()
 
 
 def test_consumers_failing_mid_batch_recover_with_nothing_lost_or_doubled(faulty_stack):
@@ -57,6 +58,7 @@ def simulated_stack(tmp_path_factory):
     started = Stack(tmp_path_factory.mktemp("simulated"), OMS_SIMULATE="1", OMS_SIMULATE_STEP_SECONDS="0.3")
     yield started
     started.stop()
+    started.assert_logs_hold_no_personal_data()
 
 
 def test_with_the_simulator_an_order_reaches_delivered_by_itself(simulated_stack):

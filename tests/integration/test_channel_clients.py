@@ -432,7 +432,7 @@ def test_network_errors_and_timeouts_are_unavailable(server, monkeypatch):
 def test_redirects_are_not_followed(server):
     server.answer("GET", "/moved", status=301, headers={"Location": "https://elsewhere.example/"})
     with pytest.raises(VendorRejected) as refused:
-        call_json("GET", f"{server.url}/moved", headers={"X-Shopify-Access-Token": TOKEN})
+        call_json("GET", f"{server.url}/moved", channel="shopify", headers={"X-Shopify-Access-Token": TOKEN})
     assert refused.value.status == 301
     assert sent(server) == [("GET", "/moved")]
 

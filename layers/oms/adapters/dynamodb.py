@@ -119,7 +119,8 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
                 tx.save(item)
                 tags.append("order")
                 for n, event in enumerate(change.events, start=order.history_length + 1):
-                    record = history_record(order.order_id, n, now, event)
+                    record = history_record(order.order_id, n, now, event, order_id=order.order_id,
+                                            correlation_id=order.correlation_id)
                     tx.save(HistoryItem(pk, f"H#{n:08d}", **record), condition=HistoryItem.pk.does_not_exist())
                     tags.append("order")
                 if change.is_new:

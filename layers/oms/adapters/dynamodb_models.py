@@ -49,6 +49,9 @@ class HistoryItem(_Item):
     aggregate_id = UnicodeAttribute()
     sequence = NumberAttribute()
     data = JSONAttribute()
+    # The order the event is part of, and the correlation id of the work that committed it.
+    order_id = UnicodeAttribute(null=True)
+    correlation_id = UnicodeAttribute(null=True)
 
 
 class RefItem(_Item):
@@ -139,9 +142,21 @@ class BackorderItem(_Item):
     skus = JSONAttribute()
 
 
-def history_record(aggregate_id: str, sequence: int, occurred_at: str, event: DomainEvent) -> dict:
-    return {"event_id": f"{aggregate_id}:{sequence}", "event_type": event.event_type, "occurred_at": occurred_at,
-            "aggregate_id": aggregate_id, "sequence": sequence, "data": event.data}
+def history_record(aggregate_id: str, sequence: int, occurred_at: str, event: DomainEvent, *,
+                   order_id: str | None = None, correlation_id: str | None = None) -> dict:
+    """An event as its history item stores it. Unless given, the order and the correlation are
+    those of the work in hand (oms.observability.logs.bind)."""
+    from oms.observability import logs
+
+    record = {"event_id": f"{aggregate_id}:{sequence}", "event_type": event.event_type, "occurred_at": occurred_at,
+              "aggregate_id": aggregate_id, "sequence": sequence, "data": event.data}
+    order_id = order_id or event.data.get("order_id") or logs.order_id()
+    correlation_id = correlation_id or logs.correlation_id()
+    if order_id:
+        record["order_id"] = str(order_id)
+    if correlation_id:
+        record["correlation_id"] = correlation_id
+    return record
 
 
 def failed_conditions(error, tags: list[str]) -> set[str]:

@@ -146,6 +146,8 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
     # did not find: not sourced again for it until that stock item is written again (counted, received).
     excluded_locations: list[str] = field(default_factory=list)
     excluded_stock: list[str] = field(default_factory=list)
+    # Ties the order's log lines and events together, from its webhook on (X-Correlation-Id).
+    correlation_id: str | None = None
     # Persistence bookkeeping set by the store: optimistic-lock version and history length.
     version: int = 0
     history_length: int = 0

@@ -6,17 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from aws_lambda_powertools import Logger
-
 from oms.domain.cases import PRIORITIES, Case, moment, stamp
 from oms.domain.events import DomainEvent
 from oms.domain.holds import OrderRuleViolation
+from oms.observability.logs import logger
 
 from .context import Context
 from .orders import MAX_ATTEMPTS
 from .ports import CaseCommit, ConcurrentModification, DuplicateReference
 
-logger = Logger(service="oms")
 SWEEP_BATCH = 100
 DISPUTE_LEAD = timedelta(hours=48)  # a dispute's case is due this long before its evidence is
 DELIVERY_ALERTS = ("exception", "attempt_failed", "returned_to_sender")

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import uuid
 
-from aws_lambda_powertools import Logger
-
 from oms.domain.availability import availability
+from oms.observability.logs import logger
 
 from .availability import channel_policy
 from .context import Context
 from .ports import ChannelUnavailable
 
-logger = Logger(service="oms")
 PUSHED_CHANNELS = ("shopify",)
 CHANGES_STOCK = ("InventoryAdjusted", "InventoryReserved", "InventoryReleased", "OrderLinesCancelled",
                  "ReservationWithdrawn", "InventoryDriftRepaired", "ChannelInventoryPolicyChanged")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from oms.domain.events import DomainEvent
 from oms.domain.order import Hold, Order
 from oms.domain.validation import find_problems
+from oms.observability import logs
 
 from .canonical import CanonicalOrder, build_order
 from .context import Context
@@ -74,6 +75,8 @@ def receive_order(ctx: Context, canonical: CanonicalOrder, *, channel: str, fing
         return found
     for _ in range(5):
         order = new_order(ctx, canonical, channel)
+        order.correlation_id = logs.correlation_id() or logs.new_correlation_id()
+        logs.bind_order(order.order_id, order.correlation_id)
         if shape:
             shape(order)
         event = DomainEvent("OrderReceived", {

@@ -11,6 +11,7 @@ from oms.domain.events import DomainEvent
 from oms.domain.order import Order, OrderRuleViolation
 from oms.domain.sourcing import Destination, Site, plan_sourcing
 from oms.domain.validation import find_problems
+from oms.observability import logs, metrics
 
 from .context import Context
 from .ports import ConcurrentModification, InsufficientStock, OrderCommit, StockMove
@@ -28,13 +29,17 @@ def update_order(ctx: Context, order_id: str, step: Callable[[Order], OrderCommi
         order = ctx.store.load(order_id)
         if order is None:
             raise UnknownOrder(order_id)
+        logs.bind_order(order_id, order.correlation_id)
         change = step(order)
         if change is None or not (change.events or change.state_only):
             return []
         try:
             ctx.store.commit(change)
             return change.events
-        except (ConcurrentModification, InsufficientStock):
+        except InsufficientStock:  # another order took the last units first: plan again with what is left
+            metrics.count("OversellConflictsRetried")
+            ctx.backoff(attempt)
+        except ConcurrentModification:
             ctx.backoff(attempt)
     raise ConcurrentModification(order_id)
 

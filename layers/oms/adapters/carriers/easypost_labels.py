@@ -80,12 +80,16 @@ class EasyPostLabels:
             UnauthorizedError,
         )
 
+        from oms.observability import metrics
+
         try:
             return action(self.client())
         except (BadRequestError, InvalidRequestError, NotFoundError, PaymentError, UnauthorizedError,
                 ForbiddenError) as refusal:
+            metrics.count("CarrierCallFailures", dimension="easypost")
             raise CarrierRejected(f"EasyPost refused: {getattr(refusal, 'message', refusal)}") from None
         except ApiError as error:  # 429, 5xx, timeouts, connection errors
+            metrics.count("CarrierCallFailures", dimension="easypost")
             raise CarrierUnavailable(f"EasyPost: {getattr(error, 'message', error)}") from None
 
 

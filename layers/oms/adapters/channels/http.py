@@ -56,9 +56,20 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _opener = urllib.request.build_opener(_NoRedirects)
 
 
-def call_json(method: str, url: str, *, headers: dict[str, str], body=None,
+def call_json(method: str, url: str, *, channel: str, headers: dict[str, str], body=None,
               timeout: float = DEFAULT_TIMEOUT) -> Answer:
-    """Send one request and map the answer as described in the module docstring."""
+    """Send one request and map the answer as described in the module docstring; a failed or
+    refused call is counted (ChannelCallFailures by channel)."""
+    try:
+        return _call_json(method, url, headers=headers, body=body, timeout=timeout)
+    except (ChannelUnavailable, VendorRejected):
+        from oms.observability import metrics
+
+        metrics.count("ChannelCallFailures", dimension=channel)
+        raise
+
+
+def _call_json(method: str, url: str, *, headers: dict[str, str], body, timeout: float) -> Answer:
     data = None if body is None else json.dumps(body, separators=(",", ":")).encode()
     request_headers = {"Accept": "application/json", "User-Agent": USER_AGENT, **headers}
     if data is not None:

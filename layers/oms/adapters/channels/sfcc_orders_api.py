@@ -122,14 +122,14 @@ class SfccOrders:
         return f"{base.rstrip('/')}{path}?{urlencode({'siteId': target.site_id})}"
 
     def _read(self, target: _SfccOrder, idempotency_key: str) -> dict:
-        answer = call_json("GET", self._url(target), headers=self._headers(idempotency_key),
+        answer = call_json("GET", self._url(target), channel="sfcc", headers=self._headers(idempotency_key),
                            timeout=self.timeout)
         if not isinstance(answer.body, dict):
             raise ChannelUnavailable(f"GET order {target.order_no}: SFCC answered {answer.status} without an order")
         return answer.body
 
     def _put(self, target: _SfccOrder, resource: str, status: str, idempotency_key: str) -> None:
-        call_json("PUT", self._url(target, resource), headers=self._headers(idempotency_key),
+        call_json("PUT", self._url(target, resource), channel="sfcc", headers=self._headers(idempotency_key),
                   body={"status": status}, timeout=self.timeout)
 
     @staticmethod

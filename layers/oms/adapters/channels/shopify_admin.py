@@ -302,13 +302,14 @@ class ShopifyAdmin:
         return {"X-Shopify-Access-Token": token}
 
     def _get(self, shop: str, path: str):
-        answer = call_json("GET", self.admin_url(shop, path), headers=self._headers(), timeout=self.timeout)
+        answer = call_json("GET", self.admin_url(shop, path), channel="shopify", headers=self._headers(),
+                           timeout=self.timeout)
         if not isinstance(answer.body, dict):
             raise ChannelUnavailable(f"GET {path}: Shopify answered {answer.status} without a JSON object")
         return answer.body
 
     def _post(self, shop: str, path: str, body: dict):
-        return call_json("POST", self.admin_url(shop, path), headers=self._headers(), body=body,
+        return call_json("POST", self.admin_url(shop, path), channel="shopify", headers=self._headers(), body=body,
                          timeout=self.timeout).body
 
     @staticmethod
