@@ -12,6 +12,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,8 +77,10 @@ def carrier_port() -> int:
 
 def parse_faults(spec: str) -> dict[str, float]:
     """OMS_LOCAL_FAULTS="DynamoDB_20120810.TransactWriteItems=0.2,AmazonSQS.DeleteMessageBatch=0.1":
-    the share of those AWS calls the local server fails with a 500, to rehearse failures. Half
-    of the faults come after the call took effect (a lost response), half before it."""
+    the share of those AWS calls the local server fails with a 500, to rehearse failures; a
+    service's prefix alone (`DynamoDB_20120810=0.1,AWSEvents=0.1,AmazonSQS=0.1`) fails that share
+    of all its calls. Half of the faults come after the call took effect (a lost response), half
+    before it. They start once the stack's resources are provisioned."""
     faults = {}
     for part in filter(None, (p.strip() for p in spec.split(","))):
         target, _, rate = part.partition("=")
@@ -100,20 +103,25 @@ def start_moto(port: int, faults: dict[str, float] | None = None):
 
     backend = DomainDispatcherApplication(create_backend_app)
     lock = threading.Lock()
-    faults = faults or {}
+    faults = {} if faults is None else faults  # the caller's dict: it may set faults later
+    injected: Counter = Counter()
 
     def app(environ, start_response):
         target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target not in faults or random.random() >= faults[target]:
+        rate = faults.get(target, faults.get(target.partition(".")[0], 0.0)) if target else 0.0
+        if random.random() >= rate:
             with lock:
                 return list(backend(environ, start_response))
+        injected[target] += 1
         if random.random() < 0.5:
             with lock:
                 list(backend(environ, lambda *args: None))
         start_response("500 Internal Server Error", [("Content-Type", "application/x-amz-json-1.0")])
         return [json.dumps({"__type": "InternalServerError", "message": f"injected fault: {target}"}).encode()]
 
-    return serving(make_server("127.0.0.1", port, app, threaded=True), "moto")
+    server = serving(make_server("127.0.0.1", port, app, threaded=True), "moto")
+    server.injected_faults = injected
+    return server
 
 
 def serving(server, name: str):
@@ -141,11 +149,13 @@ class LocalStack:
         self.carrier = LocalCarrier(carrier_port(), simulate=self.simulate,
                                     step_seconds=float(os.environ.get("OMS_SIMULATE_STEP_SECONDS", "2")))
         self.carrier.start()
-        self.moto = start_moto(self.aws_port, parse_faults(os.environ.get("OMS_LOCAL_FAULTS", "")))
+        self.faults: dict[str, float] = {}
+        self.moto = start_moto(self.aws_port, self.faults)
         from .provision import provision
 
         visibility = int(os.environ.get("OMS_LOCAL_VISIBILITY_TIMEOUT", "2"))
         self.template, self.resolver = provision("local", env["AWS_REGION"], visibility_timeout=visibility)
+        self.faults.update(parse_faults(os.environ.get("OMS_LOCAL_FAULTS", "")))
 
         from chalice.config import Config
         from chalice.local import create_local_server

@@ -17,6 +17,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from cost import read_units, write_units
+
 DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem")
 DYNAMODB_READS = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")
 OBSERVATION_VIEWS = ("get_order", "get_stock")
@@ -30,6 +32,8 @@ class Call:
     thread: str
     origin: str  # "oms" or "observation"
     error: str | None = None  # the error code, if the call failed (e.g. TransactionCanceledException)
+    write_units: float = 0.0  # DynamoDB's request units, as on-demand capacity bills them (cost.py)
+    read_units: float = 0.0
 
     @property
     def trigger(self) -> str:
@@ -72,11 +76,16 @@ class CallRecorder:
             call = Call(client.meta.service_model.service_name, operation_name, dict(api_params),
                         threading.current_thread().name, origin)
             recorder.record(call)
+            if call.service == "dynamodb":
+                call.write_units = write_units(operation_name, api_params)  # billed whether or not it succeeds
             try:
-                return original(client, operation_name, api_params)
+                response = original(client, operation_name, api_params)
             except Exception as error:
                 call.error = getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
                 raise
+            if call.service == "dynamodb":
+                call.read_units = read_units(operation_name, api_params, response)
+            return response
 
         BaseClient._make_api_call = _make_api_call
         self._install_stripe()

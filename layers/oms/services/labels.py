@@ -15,7 +15,7 @@ from oms.domain.order import Order, OrderRuleViolation
 from oms.domain.order_warehouse import choose_rate
 
 from .context import Context
-from .orders import UnknownOrder, update_order
+from .orders import UnknownOrder, decide_capture, update_order
 from .ports import OrderCommit, StockMove
 
 STRATEGIES = ("cheapest", "fastest", "cheapest_on_time")
@@ -126,11 +126,13 @@ def ship_labelled(ctx: Context, fulfillment_order_id: str) -> Order:
             label = package["label"]
             if any(s.tracking_number == label["tracking_number"] for s in fo.shipments):
                 continue
-            _, shipped = order.ship(fulfillment_order_id, carrier=label["carrier"],
-                                    tracking_number=label["tracking_number"], service=label["service"],
-                                    lines=[dict(line) for line in package["lines"]], now=ctx.clock.now())
+            shipment, shipped = order.ship(fulfillment_order_id, carrier=label["carrier"],
+                                           tracking_number=label["tracking_number"], service=label["service"],
+                                           lines=[dict(line) for line in package["lines"]], now=ctx.clock.now())
             events += shipped
             moves += [StockMove(i["sku"], fo.location_id, ship=i["quantity"]) for i in shipped[0].data["lines"]]
+        if events:  # one capture for every parcel that left
+            decide_capture(ctx, order, shipment.shipment_id)
         result["order"] = order
         return OrderCommit(order, events, stock_moves=moves)
     _update(ctx, fulfillment_order_id, step)

@@ -45,38 +45,50 @@ def update_order(ctx: Context, order_id: str, step: Callable[[Order], OrderCommi
 
 
 def validate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
+    """Validate, and source a valid order in the same commit (one write instead of two; the
+    OrderValidated consumer then finds nothing left to allocate)."""
     def step(order: Order) -> OrderCommit:
         problems = find_problems(order, ctx.inventory.known_skus({line.sku for line in order.lines}))
-        return OrderCommit(order, order.record_validation(problems))
+        events = order.record_validation(problems)
+        allocation = _allocation(ctx, order)
+        if allocation is None:
+            return OrderCommit(order, events)
+        allocation.events[:0] = events
+        return allocation
     return update_order(ctx, order_id, step)
 
 
 def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
-    def step(order: Order) -> OrderCommit | None:
-        if not order.needs_allocation():
-            return None
-        stock = [level for level in ctx.inventory.stock_levels({line.sku for line in order.lines if line.unallocated})
-                 if f"{level.sku}@{level.location_id}#{level.version}" not in order.excluded_stock]
-        sites = {loc: site for loc, site in _sites(ctx).items() if loc not in order.excluded_locations}
-        plan, decisions = plan_sourcing(order.lines, stock, sites, _destinations(order))
-        was_waiting = "backorder" in order.hold_types()
-        already = {(a.location_id, order.line(a.line_id).delivery_group) for a in order.allocations}
-        events = order.record_allocation(plan)
-        if plan or events:  # a decision that changed something (not every sweep of a waiting backorder)
-            order.sourcing = (order.sourcing + [{**d, "at": ctx.clock.now()} for d in decisions])[-20:]
-        events += order.create_fulfillment_orders()  # a paid order sourced again: its new units ship too
-        backorder = None
-        if order.fully_allocated and was_waiting:
-            backorder = "done"
-        elif not order.fully_allocated and not was_waiting:
-            backorder = "wait"
-        return OrderCommit(order, events, backorder=backorder,
-                           stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan],
-                           demand=[(a.sku, a.location_id, a.quantity) for a in plan],
-                           # one fulfilment order per new (location, delivery group): its capacity
-                           load=[loc for loc, _ in sorted({(a.location_id, order.line(a.line_id).delivery_group)
-                                                           for a in plan} - already)])
-    return update_order(ctx, order_id, step)
+    return update_order(ctx, order_id, lambda order: _allocation(ctx, order))
+
+
+def _allocation(ctx: Context, order: Order) -> OrderCommit | None:
+    """Source what is unallocated. A fully allocated card order also decides its authorisation
+    (amount and key) in this commit, as take_payment would have first in one of its own."""
+    if not order.needs_allocation():
+        return None
+    stock = [level for level in ctx.inventory.stock_levels({line.sku for line in order.lines if line.unallocated})
+             if f"{level.sku}@{level.location_id}#{level.version}" not in order.excluded_stock]
+    sites = {loc: site for loc, site in _sites(ctx).items() if loc not in order.excluded_locations}
+    plan, decisions = plan_sourcing(order.lines, stock, sites, _destinations(order))
+    was_waiting = "backorder" in order.hold_types()
+    already = {(a.location_id, order.line(a.line_id).delivery_group) for a in order.allocations}
+    events = order.record_allocation(plan)
+    if plan or events:  # a decision that changed something (not every sweep of a waiting backorder)
+        order.sourcing = (order.sourcing + [{**d, "at": ctx.clock.now()} for d in decisions])[-20:]
+    events += order.create_fulfillment_orders()  # a paid order sourced again: its new units ship too
+    backorder = None
+    if order.fully_allocated and was_waiting:
+        backorder = "done"
+    elif not order.fully_allocated and not was_waiting:
+        backorder = "wait"
+    planned = order.plan_authorization()
+    return OrderCommit(order, events, backorder=backorder, state_only=planned,
+                       stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan],
+                       demand=[(a.sku, a.location_id, a.quantity) for a in plan],
+                       # one fulfilment order per new (location, delivery group): its capacity
+                       load=[loc for loc, _ in sorted({(a.location_id, order.line(a.line_id).delivery_group)
+                                                       for a in plan} - already)])
 
 
 def _sites(ctx: Context) -> dict[str, Site]:
@@ -185,6 +197,13 @@ def create_fulfillment_orders(ctx: Context, order_id: str) -> list[DomainEvent]:
     return update_order(ctx, order_id, lambda order: OrderCommit(order, order.create_fulfillment_orders()))
 
 
+def decide_capture(ctx: Context, order: Order, shipment_id: str) -> None:
+    """What shipped parcels are worth is decided in the shipment's own commit (the capture step
+    then only makes it): one write fewer. Not for an authorisation the capture step renews first."""
+    if not order.authorization_expired(ctx.clock.now(), ctx.authorization_validity_days):
+        order.plan_capture(shipment_id, ctx.clock.now())
+
+
 @dataclass
 class ShipResult:
     order: Order
@@ -202,6 +221,8 @@ def ship_fulfillment_order(ctx: Context, fulfillment_order_id: str, *, carrier: 
                                       service=service, lines=lines, now=ctx.clock.now())
         location = order.fulfillment_order(fulfillment_order_id).location_id
         result["shipment"], result["order"] = shipment, order
+        if events:
+            decide_capture(ctx, order, shipment.shipment_id)
         return OrderCommit(order, events, tracking_numbers=[tracking_number] if events else [],
                            stock_moves=[StockMove(i["sku"], location, ship=i["quantity"])
                                         for i in (events[0].data["lines"] if events else [])])

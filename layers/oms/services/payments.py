@@ -38,26 +38,31 @@ def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
             return OrderCommit(order, order.record_prepaid(ctx.clock.now()))
         return OrderCommit(order, [], state_only=True) if order.plan_authorization() else None
 
-    events = update_order(ctx, order_id, decide)
-    events += update_order(ctx, order_id, lambda order: _authorize(ctx, order))
+    events = update_order(ctx, order_id, decide)  # usually decided already, in the allocation's commit
+    answers: dict[str, AuthorizationResult] = {}
+    events += update_order(ctx, order_id, lambda order: _authorize(ctx, order, answers))
     return events + _void_if_due(ctx, order_id)  # the order may have been cancelled meanwhile
 
 
-def _authorize(ctx: Context, order: Order) -> OrderCommit | None:
+def _authorize(ctx: Context, order: Order, answers: dict[str, AuthorizationResult]) -> OrderCommit | None:
+    """Ask the processor once per key (`answers` keeps its answer when the commit loses a race
+    and the step runs again), and create the fulfilment orders in the same commit."""
     planned = order.payment.pending_authorization
     if not planned:
         return None
     key, now, error = planned["idempotency_key"], ctx.clock.now(), None
     for attempt in range(ctx.payment_attempts):
         try:
-            result = _ask_processor(ctx, order, planned)
+            result = answers.get(key) or _ask_processor(ctx, order, planned)
+            answers[key] = result
             refs = [ref for ref in (result.authorization_id, result.charge_id) if ref and result.approved]
-            return OrderCommit(order, order.record_authorization(
+            events = order.record_authorization(
                 approved=result.approved, authorization_id=result.authorization_id, decline_code=result.decline_code,
                 idempotency_key=key, now=now, processor=ctx.payments.name, amount_held=result.amount,
                 charge_id=result.charge_id, multicapture=result.multicapture,
                 saved_payment_method=result.saved_payment_method, customer=result.customer,
-                mismatch=result.mismatch), payment_refs=refs)
+                mismatch=result.mismatch)
+            return OrderCommit(order, events + order.create_fulfillment_orders(), payment_refs=refs)
         except TransientPaymentError as failure:
             error = failure
             if failure.answered:  # asking again under this key gets the same answer
@@ -120,8 +125,9 @@ def _renew_if_expired(ctx: Context, order_id: str) -> list[DomainEvent]:
 
 def _capture(ctx: Context, order_id: str, shipment_id: str | None) -> list[DomainEvent]:
     """Two commits around each processor call: first the capture is decided (amount and key)
-    under the order's version, so concurrent or repeated steps agree on one; then it is made
-    and recorded. A crash between them leaves the decision for the next delivery to finish.
+    under the order's version, so concurrent or repeated steps agree on one (a shipment decides
+    its capture in its own commit); then it is made and recorded. A crash between them leaves
+    the decision for the next delivery to finish.
     Repeated until nothing is due: finishing another step's decision may leave more to take."""
     def decide(order: Order) -> OrderCommit | None:
         return OrderCommit(order, [], state_only=True) if order.plan_capture(shipment_id, ctx.clock.now()) else None
@@ -135,9 +141,12 @@ def _capture(ctx: Context, order_id: str, shipment_id: str | None) -> list[Domai
         # may have been made (its answer lost) and must not be made twice.
         stale = ctx.clock.timestamp() - _unix(planned.get("planned_at")) > KEY_MEMORY_SECONDS
         try:
-            capture_id = ctx.payments.capture(authorization_id=planned["authorization_id"], amount=planned["amount"],
-                                              currency=order.currency, final=planned["final"], idempotency_key=key,
-                                              captured_before=planned.get("captured_before", 0), check_first=stale)
+            if key not in captured:  # once per key, even when the commit below loses a race
+                captured[key] = ctx.payments.capture(
+                    authorization_id=planned["authorization_id"], amount=planned["amount"], currency=order.currency,
+                    final=planned["final"], idempotency_key=key, captured_before=planned.get("captured_before", 0),
+                    check_first=stale)
+            capture_id = captured[key]
         except PaymentRejected as refusal:
             return OrderCommit(order, order.record_capture_failure(idempotency_key=key, reason=str(refusal),
                                                                    now=ctx.clock.now()))
@@ -145,6 +154,7 @@ def _capture(ctx: Context, order_id: str, shipment_id: str | None) -> list[Domai
             amount=planned["amount"], capture_id=capture_id, idempotency_key=key,
             shipment_id=planned["shipment_id"], now=ctx.clock.now()), payment_refs=[capture_id])
 
+    captured: dict[str, str] = {}
     events: list[DomainEvent] = []
     for _ in range(MAX_CAPTURE_ROUNDS):
         order = ctx.store.load(order_id)
