@@ -455,22 +455,16 @@ def check_dashboard(template: dict, catalogue: Iterable | None = None) -> Check:
 
 
 # ---- tracing -----------------------------------------------------------------------------------
-def role_writes_to_xray(resources: dict, role_id: str | None) -> bool:
-    properties = resources.get(role_id, {}).get("Properties", {}) if role_id else {}
+def role_writes_to_xray(template: dict, role_id: str | None) -> bool:
+    """Its inline and this template's managed policies let it write segments (or it has an AWS
+    managed X-Ray write policy)."""
+    from .verify_iam import allows, role_statements
+
+    properties = template.get("Resources", {}).get(role_id, {}).get("Properties", {}) if role_id else {}
     if any(str(arn).endswith(XRAY_MANAGED_POLICIES) for arn in properties.get("ManagedPolicyArns") or []):
         return True
-    granted: set[str] = set()
-    for policy in properties.get("Policies") or []:
-        for statement in statements(policy.get("PolicyDocument")):
-            if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource")):
-                granted |= set(as_list(statement.get("Action")))
-    for policy in resources_of({"Resources": resources}, "AWS::IAM::Policy").values():
-        policy_properties = policy.get("Properties", {})
-        if {"Ref": role_id} in as_list(policy_properties.get("Roles")):
-            for statement in statements(policy_properties.get("PolicyDocument")):
-                if statement.get("Effect") == "Allow" and "*" in as_list(statement.get("Resource")):
-                    granted |= set(as_list(statement.get("Action")))
-    return XRAY_WRITE <= granted or "xray:*" in granted
+    statements = role_statements(template, role_id)
+    return all(allows(statements, action, "*") for action in XRAY_WRITE)
 
 
 @_timed
@@ -487,7 +481,7 @@ def check_tracing(template: dict) -> Check:
         if resources.get(role, {}).get("Type") != "AWS::IAM::Role":
             check.problems.append(f"{logical_id} Role {function_property(template, function, 'Role')} is not a role "
                                   "of this template")
-        elif not role_writes_to_xray(resources, role):
+        elif not role_writes_to_xray(template, role):
             check.problems.append(f"{logical_id}'s role {role} may not write to X-Ray "
                                   f"({', '.join(sorted(XRAY_WRITE))})")
     check.summary = f"{len(functions)} functions"

@@ -21,6 +21,7 @@ deployment.zip, and analytics.zip and facts.zip from infra.analytics_packages).
               every function's errors and throttles, the outbox's iterator age, the API's 5xx rate
               and throttling, no orders in business hours, the dashboard against the metric
               catalogue, X-Ray on every function.
+  IAM         infra.verify_iam: a role of its own per function, least privilege, event sources readable.
 
 Exit status 0 only if every check passes; a summary table is printed either way.
 """
@@ -39,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import verify_iam as vi
 from . import verify_operations as vo
 from . import verify_template as vt
 from .verify_template import Check, _timed, handlers_by_package, load_template
@@ -346,7 +348,7 @@ def verify(build_dir: Path) -> list[Check]:
     checks += [vt.check_table(structural), vt.check_event_bus(structural), vt.check_queues(structural),
                vt.check_event_source_mappings(transformed), vt.check_rules(structural),
                vt.check_api_routes(template), vt.check_analytics_rule(template), vt.check_glue_tables(template),
-               *vo.checks(template)]
+               *vo.checks(template), *vi.checks(template)]
     return checks
 
 

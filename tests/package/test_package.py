@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from infra import verify_iam as vi
 from infra import verify_operations as vo
 from infra import verify_package as vp
 from infra import verify_template as vt
@@ -379,3 +380,11 @@ def test_every_packaged_function_is_watched(template):
     functions = vt.resources_of(template, "AWS::Serverless::Function")
     assert vo.check_function_alarms(template).summary == f"{len(functions)} functions"
     assert len(functions) >= 21
+
+
+@pytest.mark.parametrize("check", [vi.check_function_roles, vi.check_least_privilege, vi.check_event_source_permissions,
+                                   vi.check_encryption, vi.check_checkov_skips], ids=lambda c: c.__name__)
+def test_iam_check_passes_on_the_package(template, check):
+    """The same checks tests/unit/test_template_iam.py shows failing on broken templates."""
+    result = check(template)
+    assert result.ok, _problems(result)

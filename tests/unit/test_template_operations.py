@@ -194,11 +194,8 @@ def _function_not_traced(t):
 
 
 def _role_without_xray(t):
-    for role in vo.resources_of(t, "AWS::IAM::Role").values():
-        for policy in role["Properties"].get("Policies", []):
-            for statement in policy["PolicyDocument"]["Statement"]:
-                actions = vo.as_list(statement["Action"])
-                statement["Action"] = [a for a in actions if not a.startswith("xray:")] or ["logs:PutLogEvents"]
+    role = _resources(t)["HandleAnalyticsJobsRole"]["Properties"]
+    role["ManagedPolicyArns"] = [arn for arn in role["ManagedPolicyArns"] if arn != {"Ref": "TracingPolicy"}]
 
 
 BREAKERS = [
