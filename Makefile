@@ -7,7 +7,7 @@ STAGE ?= dev
 export AWS_DEFAULT_REGION ?= us-east-1
 export PYTHONPATH := $(CURDIR):$(CURDIR)/layers
 
-.PHONY: run test lint browser checkov iam-audit unit integration e2e package-test package deploy bench clean
+.PHONY: run test lint browser checkov iam-audit unit integration e2e package-test package deploy bench soak clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-analytics.txt requirements-facts.txt
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required"; exit 1; }
@@ -78,6 +78,11 @@ deploy: package
 
 bench: venv
 	$(PY) tests/perf/bench.py
+
+# 1,000 orders under 10 % DynamoDB, EventBridge and SQS faults, then the books checked (about an
+# hour here; not part of `make test`). OMS_SOAK_ORDERS=100 for a shorter run.
+soak: venv
+	$(PY) tests/perf/soak.py
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache
