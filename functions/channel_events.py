@@ -4,30 +4,16 @@ exponential backoff (or the channel's Retry-After), until the queue's redrive se
 from __future__ import annotations
 
 import os
-from functools import cache
 
 from oms.observability.logs import logger
 
-from .order_events import consume
+from .order_events import consume, retry_later
 
 MAX_BACKOFF_SECONDS = 900
 
 
 def _retry_base() -> float:
     return float(os.environ.get("OMS_CHANNEL_RETRY_BASE_SECONDS", "30"))
-
-
-@cache
-def _sqs():
-    import boto3
-
-    return boto3.client("sqs")
-
-
-@cache
-def _queue_url(queue_arn: str) -> str:
-    _, _, _, _, account, name = queue_arn.split(":", 5)
-    return _sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
 
 def backoff_seconds(receive_count: int, retry_after: float | None) -> int:
@@ -61,8 +47,7 @@ def handle_channel_updates(event) -> dict:
         except ChannelUnavailable as error:
             delay = backoff_seconds(int(record.attributes.approximate_receive_count), error.retry_after)
             logger.warning("channel unavailable; retrying later", extra={"error": str(error), "delay": delay})
-            _sqs().change_message_visibility(QueueUrl=_queue_url(record.event_source_arn),
-                                             ReceiptHandle=record.receipt_handle, VisibilityTimeout=delay)
+            retry_later(record, delay)
             raise
         except ChannelRejected as error:
             # Retrying will not help; the redrive puts it in the DLQ for an operator.

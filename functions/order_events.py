@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import cache
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -35,6 +36,26 @@ def consume(event, routes: dict[str, Route], with_record: bool = False) -> dict:
 
     return process_partial_response(event=event.to_dict(), record_handler=handle_record,
                                     processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+
+
+@cache
+def _sqs():
+    import boto3
+
+    return boto3.client("sqs")
+
+
+@cache
+def _queue_url(queue_arn: str) -> str:
+    _, _, _, _, account, name = queue_arn.split(":", 5)
+    return _sqs().get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
+
+
+def retry_later(record, seconds: int) -> None:
+    """The record comes back after `seconds`, not after the queue's visibility timeout (so a
+    wait that is known to be long does not spend the receives its redrive policy allows)."""
+    _sqs().change_message_visibility(QueueUrl=_queue_url(record.event_source_arn),
+                                     ReceiptHandle=record.receipt_handle, VisibilityTimeout=seconds)
 
 
 def _ctx():

@@ -2,7 +2,7 @@
 the e-mails customers are sent about their orders, returns, refunds and cases."""
 from __future__ import annotations
 
-from .order_events import consume
+from .order_events import consume, retry_later
 
 CASE_EVENTS = ("DisputeOpened", "DisputeUpdated", "DisputeClosed", "ShipmentException")
 MAIL_EVENTS = ("PaymentAuthorized", "PaymentRecorded", "ShipmentCreated", "ShipmentDelivered", "ReturnApproved",
@@ -15,18 +15,24 @@ def _ctx():
     return context()
 
 
-def open_or_close_case(detail: dict) -> None:
+def open_or_close_case(detail: dict, record) -> None:
     from oms.services.cases import react
 
     react(_ctx(), detail)
 
 
-def send_mail(detail: dict) -> None:
-    from oms.services.notifications import notify
+def send_mail(detail: dict, record) -> None:
+    """Another delivery holding the e-mail's lease may be sending it now: come back when the
+    lease runs out (the queue's visibility timeout may be shorter, locally 2 s)."""
+    from oms.services.notifications import LEASE_SECONDS, NotificationBusy, notify
 
-    notify(_ctx(), detail)
+    try:
+        notify(_ctx(), detail)
+    except NotificationBusy:
+        retry_later(record, LEASE_SECONDS)
+        raise
 
 
 def handle_service(event) -> dict:
     return consume(event, {**{name: open_or_close_case for name in CASE_EVENTS},
-                           **{name: send_mail for name in MAIL_EVENTS}})
+                           **{name: send_mail for name in MAIL_EVENTS}}, with_record=True)

@@ -4,6 +4,7 @@ schedules to app.py's handlers, and Chalice's local server serves the HTTP API."
 from __future__ import annotations
 
 import faulthandler
+import json
 import logging
 import os
 import secrets
@@ -212,6 +213,11 @@ class LocalStack:
                                     if self.simulate else "off"),
             "resources:", *names, "Ctrl-C stops everything."])
 
+    def end_faults(self) -> None:
+        """No more injected faults; one line on stdout: {"injected_faults": {target: count}}."""
+        self.faults.clear()
+        print(json.dumps({"injected_faults": dict(self.moto.injected_faults)}), flush=True)
+
     def shutdown(self) -> None:
         """Stop whatever has started (a signal may arrive while the stack is starting)."""
         self.stop.set()
@@ -238,6 +244,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, _stop)
     try:
         stack.start()
+        # `kill -USR2 <pid>` ends OMS_LOCAL_FAULTS' rehearsal and says how many faults it injected.
+        signal.signal(signal.SIGUSR2, lambda signum, frame: stack.end_faults())
         print("\n" + stack.describe(), flush=True)
         while True:
             signal.pause()

@@ -76,3 +76,24 @@ def test_a_refusal_from_ses_names_no_address(stocked, monkeypatch):
     with pytest.raises(MailNotSent) as refusal:
         SesMailer().send("ada@example.com", "s", "<p>h</p>", "t")
     assert "MessageRejected" in str(refusal.value) and "@" not in str(refusal.value)
+
+
+def test_a_mail_another_delivery_is_sending_waits_for_its_lease_not_for_the_dead_letter_queue(stocked):
+    """Another delivery of the event holds the e-mail's lease (it may be sending now): this one
+    comes back when the lease runs out, instead of spending its receives at the queue's pace."""
+    import boto3
+
+    from oms.bootstrap import context
+    from oms.services.notifications import LEASE_SECONDS
+
+    api = stocked
+    order_id = api.place(canonical_order())
+    assert context().notifications.claim_notification(f"order_confirmed:{order_id}", "other-delivery", LEASE_SECONDS)
+    api.pipeline.drain()
+    assert not [m for m in sent_mails() if m.destinations["ToAddresses"] == ["ada@example.com"]]
+    for _ in range(5):  # the queue's visibility timeout is 0 here: a retry at the queue's pace would be at once
+        api.pipeline.drain()
+    assert api.pipeline.queue_depth("ServiceDeadLetterQueue") == 0
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=api.pipeline.resolver.ref("ServiceQueue"), AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert attributes["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"  # waiting out the lease

@@ -15,9 +15,7 @@ shipped and reserved = the orders' allocated, unshipped units. The figures are p
 README keeps the latest."""
 from __future__ import annotations
 
-import io
 import json
-import logging
 import os
 import random
 import sys
@@ -49,27 +47,15 @@ SECRETS = {"OMS_OPS_TOKEN": "soak-ops-token", "OMS_WEBHOOK_SECRET_ORDERS_GENERIC
 ORDER_TIMEOUT_S = 240
 
 
-class Metrics(io.TextIOBase):
-    """stdout, where the handlers' EMF lines go: tallied by metric (and the rest passed on)."""
-
-    def __init__(self, out):
-        self.out, self.totals, self.lock, self.partial = out, Counter(), threading.Lock(), ""
-
-    def write(self, text: str) -> int:
-        with self.lock:
-            lines = (self.partial + text).split("\n")
-            self.partial = lines.pop()
-            for line in lines:
-                if line.startswith('{"_aws"'):
-                    blob = json.loads(line)
-                    for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
-                        self.totals[definition["Name"]] += sum(blob[definition["Name"]])
-                else:
-                    self.out.write(line + "\n")
-        return len(text)
-
-    def flush(self) -> None:
-        self.out.flush()
+def emitted_metrics(log: str) -> Counter:
+    """The handlers' EMF lines in the stack's output, totalled by metric."""
+    totals: Counter = Counter()
+    for line in log.splitlines():
+        if line.startswith('{"_aws"'):
+            blob = json.loads(line)
+            for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+                totals[definition["Name"]] += int(sum(blob[definition["Name"]]))
+    return totals
 
 
 class Driver:
@@ -122,7 +108,7 @@ class Driver:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{order_id}: {order['status']} {order['holds']} "
                                    f"{[h['event_type'] for h in order['history']][-8:]}")
-            time.sleep(0.5)
+            time.sleep(1.0)
 
 
 def plan(n: int, rng: random.Random) -> dict:
@@ -199,45 +185,84 @@ def _return_one(driver: Driver, spec: dict, order: dict) -> None:
     spec.update(outcome="returned", returned_sku=line["sku"], restocked=condition == "sellable")
 
 
-def start_stack():
-    import socket
+class Stack:
+    """`make run`'s stack in its own process (the driver must not share its interpreter's lock),
+    with OMS_LOCAL_FAULTS set; its output goes to a file, read for the metrics at the end."""
 
-    def free_port() -> int:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return probe.getsockname()[1]
+    def __init__(self, log: Path):
+        import socket
+        import subprocess
 
-    api_port, aws_port = free_port(), free_port()
-    os.environ.update({"OMS_PORT": str(api_port), "OMS_AWS_PORT": str(aws_port), **SECRETS,
-                       "OMS_STRIPE_PORT": str(free_port()), "OMS_CARRIER_PORT": str(free_port()),
-                       "OMS_LOCAL_CONCURRENCY": "2", "OMS_LOCAL_FAULTS": FAULTS, "OMS_NOTIFICATIONS": "1",
-                       "OMS_RESERVATION_TTL_SECONDS": "86400", "POWERTOOLS_LOG_LEVEL": "ERROR"})
-    import chalice.local
+        def free_port() -> int:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                return probe.getsockname()[1]
 
-    chalice.local.ChaliceRequestHandler.log_message = lambda *args: None
-    from infra.local_stack import LocalStack
+        api_port, self.aws_port, self.stripe_port = free_port(), free_port(), free_port()
+        self.base, self.log = f"http://127.0.0.1:{api_port}", log
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "OMS_"))}
+        env.update({"OMS_PORT": str(api_port), "OMS_AWS_PORT": str(self.aws_port), **SECRETS,
+                    "OMS_STRIPE_PORT": str(self.stripe_port), "OMS_CARRIER_PORT": str(free_port()),
+                    "OMS_LOCAL_CONCURRENCY": "2", "OMS_LOCAL_FAULTS": FAULTS,
+                    "OMS_RESERVATION_TTL_SECONDS": "86400", "POWERTOOLS_LOG_LEVEL": "ERROR",
+                    "PYTHONUNBUFFERED": "1", "PYTHONPATH": f"{ROOT}:{ROOT / 'layers'}"})
+        self.process = subprocess.Popen([sys.executable, "-m", "infra.local_stack"], cwd=ROOT, env=env,
+                                        stdout=log.open("w"), stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"{self.base}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass  # not listening yet
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local stack did not start:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
 
-    stack = LocalStack(api_port=api_port, aws_port=aws_port, simulate=False, concurrency=2)
-    stack.start()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
-    return stack, f"http://127.0.0.1:{api_port}"
+    def aws(self, service: str):
+        import boto3
+
+        return boto3.client(service, endpoint_url=f"http://127.0.0.1:{self.aws_port}", region_name="us-east-1",
+                            aws_access_key_id="soak", aws_secret_access_key="soak")
+
+    def end_faults(self) -> Counter:
+        import signal
+
+        self.process.send_signal(signal.SIGUSR2)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for line in self.log.read_text().splitlines():
+                if line.startswith('{"injected_faults"'):
+                    return Counter(json.loads(line)["injected_faults"])
+            time.sleep(0.2)
+        raise RuntimeError("the stack did not say how many faults it injected")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except Exception:
+            self.process.kill()
 
 
-def wait_idle(stack, driver: Driver, timeout: float = 600) -> None:
-    """Every queue empty (dead-letter queues aside) for three looks in a row."""
-    import boto3
+def wait_idle(stack: Stack, timeout: float = 900) -> None:
+    """Every queue empty (dead-letter queues aside) for three looks in a row. Its own calls to
+    moto may meet the injected faults: botocore retries them."""
+    from botocore.exceptions import ClientError
 
-    sqs, quiet, deadline = boto3.client("sqs"), 0, time.monotonic() + timeout
-    queues = [stack.resolver.ref(k) for k, v in stack.template["Resources"].items()
-              if v["Type"] == "AWS::SQS::Queue" and "DeadLetter" not in k]
+    sqs, quiet, deadline = stack.aws("sqs"), 0, time.monotonic() + timeout
+    queues = [url for url in sqs.list_queues(QueueNamePrefix="oms-local-")["QueueUrls"] if not url.endswith("-dlq")]
     while quiet < 3:
         if time.monotonic() > deadline:
             raise TimeoutError("the queues did not drain")
         busy = 0
-        for url in queues:
-            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
-                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
-            busy += sum(int(v) for v in attributes.values())
+        try:
+            for url in queues:
+                attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+                    "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+                busy += sum(int(v) for v in attributes.values())
+        except ClientError:
+            busy = 1  # a fault: look again
         quiet = quiet + 1 if busy == 0 else 0
         time.sleep(2)
 
@@ -277,9 +302,11 @@ def check(driver: Driver, specs: list[dict], stripe_url: str) -> list[str]:
     for spec in specs:
         order = driver.order(spec["order_id"])
         want = expected.get(spec["outcome"])
-        if spec["outcome"] == "backordered":
-            if {h["type"] for h in order["holds"]} != {"backorder"} or not spec["hot"]:
-                problems.append(f"{spec['order_id']}: waits with {order['holds']} (only hot-SKU orders may wait)")
+        if spec["outcome"] == "backordered":  # waits for the hot SKU, or was served units a cancellation gave back
+            holds = {h["type"] for h in order["holds"]}
+            if not spec["hot"] or holds - {"backorder"} or (not holds and not order["fulfillment_orders"]):
+                problems.append(f"{spec['order_id']}: {order['status']} with {order['holds']} after waiting "
+                                f"for stock (only hot-SKU orders may wait)")
         elif want and order["status"] != want:
             problems.append(f"{spec['order_id']}: {order['status']}, expected {want}")
         tracking = [s["tracking_number"] for fo in order["fulfillment_orders"] for s in fo["shipments"]]
@@ -308,50 +335,48 @@ def check(driver: Driver, specs: list[dict], stripe_url: str) -> list[str]:
 
 
 def main() -> int:
-    logging.basicConfig(level=logging.ERROR, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    metrics = Metrics(sys.stdout)
-    sys.stdout = metrics
     started = time.perf_counter()
-    stack, base = start_stack()
-    driver = Driver(base)
+    log = Path(os.environ.get("OMS_SOAK_LOG", "/tmp/oms-soak-stack.log"))
+    stack = Stack(log)
+    driver = Driver(stack.base)
+    specs: list[dict] = []
     try:
-        faults = dict(stack.faults)
-        stack.faults.clear()  # the shop is set up without faults: a merchant's catalogue is not the test
+        # The shop is set up under the faults too: its calls are retried as the orders' are.
         driver.call("PUT", f"/locations/{LOCATION}", (200,), body={"name": LOCATION, "type": "warehouse",
                                                                   "priority": 1, "address": {}})
         for sku in [HOT, *SKUS]:
             driver.call("PUT", f"/inventory/{sku}/locations/{LOCATION}", (200,),
                         body={"on_hand": HOT_STOCK if sku == HOT else INITIAL, "safety_stock": 0})
-        wait_idle(stack, driver)
-        stack.faults.update(faults)
+        wait_idle(stack)
         rng = random.Random(20261202)
         specs = [plan(n, rng) for n in range(ORDERS)]
-        print(f"soak: {ORDERS} orders, {THREADS} at a time, faults {FAULTS}", file=sys.stderr)
+        print(f"soak: {ORDERS} orders, {THREADS} at a time, faults {FAULTS}; the stack logs to {log}", flush=True)
         drive_started = time.perf_counter()
         failures = []
         with ThreadPoolExecutor(THREADS) as pool:
-            for future in [pool.submit(run_order, driver, spec) for spec in specs]:
+            futures = [pool.submit(run_order, driver, spec) for spec in specs]
+            for done, future in enumerate(futures, start=1):
                 try:
                     future.result()
                 except Exception as error:  # reported below; the others go on
                     failures.append(repr(error))
+                if done % 100 == 0:
+                    print(f"  {done} orders done, {time.perf_counter() - drive_started:.0f} s", flush=True)
         drive_seconds = time.perf_counter() - drive_started
-        injected = Counter(stack.moto.injected_faults)
-        stack.faults.clear()
-        wait_idle(stack, driver)
-        before = {name: q["depth"] for name, q in dead_letters(driver).items()}
-        explained = {name: q["oldest"] for name, q in dead_letters(driver).items() if q["depth"]}
-        for name, depth in before.items():
-            if depth:
-                driver.call("POST", f"/ops/dead-letters/{name}/redrive", (200, 202))
-        wait_idle(stack, driver)
+        injected = stack.end_faults()
+        wait_idle(stack)
+        before = dead_letters(driver)
+        waiting = {name: q["depth"] for name, q in before.items() if q["depth"]}
+        for name in waiting:
+            driver.call("POST", f"/ops/dead-letters/{name}/redrive", (200, 202))
+        wait_idle(stack)
         after = {name: q["depth"] for name, q in dead_letters(driver).items() if q["depth"]}
-        problems = failures + check(driver, specs, stack.stripe.url)
+        problems = failures + check(driver, specs, f"http://127.0.0.1:{stack.stripe_port}")
         if after:
             problems.append(f"dead letters left after the redrive: {after}")
     finally:
-        stack.shutdown()
-        sys.stdout = metrics.out
+        stack.stop()
+    metrics = emitted_metrics(log.read_text())
     outcomes = Counter(spec.get("outcome", "unfinished") for spec in specs)
     print(f"\nOMS soak ({time.perf_counter() - started:.0f} s)")
     print(f"  orders                 {ORDERS} ({sum(s['hot'] for s in specs)} with the hot SKU, "
@@ -362,9 +387,9 @@ def main() -> int:
         f"{service} {count}" for service, count in sorted(Counter(
             t.partition('.')[0] for t in injected.elements()).items())))
     print(f"  5xx retried by callers {sum(driver.retries.values())}: {dict(driver.retries.most_common(6))}")
-    print(f"  dead letters           {sum(before.values())} redriven {dict((k, v) for k, v in before.items() if v)}"
-          + (f"; oldest: {explained}" if explained else ""))
-    print(f"  metrics                {dict(sorted((k, int(v)) for k, v in metrics.totals.items()))}")
+    print(f"  dead letters           {sum(waiting.values())} redriven {waiting}"
+          + "".join(f"; {name}'s oldest: {before[name]['oldest']}" for name in waiting))
+    print(f"  metrics                {dict(sorted(metrics.items()))}")
     print(f"  checks                 {'all held' if not problems else f'{len(problems)} FAILED'}")
     for problem in problems[:40]:
         print(f"    {problem}")
