@@ -12,17 +12,19 @@ from functions.api.customer_account import customer_account
 from functions.api.customers import customers
 from functions.api.dead_letters import dead_letters
 from functions.api.inventory_api import inventory_api
+from functions.api.openapi import openapi_doc
 from functions.api.ops import ops
 from functions.api.payment_ops import payment_ops
 from functions.api.returns_api import returns_api
 from functions.api.warehouse_api import warehouse_api
 from functions.api.webhooks import webhooks
-from oms.observability.logs import logger
+from oms.observability.logs import logger, start_work
 from oms.observability.tracing import correlate_request, trace_invocation
 
 app = Chalice(app_name="oms")
 app.api.binary_types.append("application/pdf")  # packing slips
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_middleware(start_work)  # before the HTTP correlation: middleware runs in the order registered
 app.register_middleware(trace_invocation)
 app.register_middleware(correlate_request, "http")
 app.register_blueprint(customers)
@@ -35,6 +37,7 @@ app.register_blueprint(cases_api)
 app.register_blueprint(inventory_api)
 app.register_blueprint(warehouse_api)
 app.register_blueprint(dead_letters)
+app.register_blueprint(openapi_doc)
 app.register_blueprint(analytics_api)  # its own package in AWS: template.yaml routes /analytics and /dashboard
 
 # Queue and stream identities are replaced in the packaged template by template.yaml

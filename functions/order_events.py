@@ -28,14 +28,18 @@ def consume(event, routes: dict[str, Route], with_record: bool = False) -> dict:
         if route is None:
             logger.warning("event type not handled by this queue")
             return
-        if with_record:
-            route(detail, record)
-        else:
-            route(detail)
+        try:
+            route(detail, record) if with_record else route(detail)
+        except Exception:
+            logger.exception("event failed; it comes back")  # through the masking formatter
+            raise
         logger.info("event handled")
 
-    return process_partial_response(event=event.to_dict(), record_handler=handle_record,
-                                    processor=BatchProcessor(event_type=EventType.SQS), context=event.context)
+    # A batch that fails whole is reported record by record too: Powertools would raise an error
+    # whose text (every record's exception) the Lambda runtime prints past our formatter.
+    return process_partial_response(event=event.to_dict(), record_handler=handle_record, context=event.context,
+                                    processor=BatchProcessor(event_type=EventType.SQS,
+                                                             raise_on_entire_batch_failure=False))
 
 
 @cache

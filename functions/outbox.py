@@ -1,7 +1,8 @@
 """The transactional outbox's publisher: history items committed to DynamoDB reach the
 EventBridge bus from the table's stream, so no state change can lose its event. A batch's
-events go out ten to a PutEvents call; a refused entry stops the batch there, and Lambda
-retries from that record (ReportBatchItemFailures): later events wait rather than overtake it."""
+events go out ten to a PutEvents call. Lambda retries the batch from the first event the bus
+refused (ReportBatchItemFailures), so the events after it are published again: consumers are
+idempotent by event id and none relies on the order events arrive in."""
 from __future__ import annotations
 
 import json
@@ -48,17 +49,18 @@ def handle_table_stream(event) -> dict:
             continue
         if (history := history_record(record.dynamodb.new_image or {})) is not None:
             pending.append((record.dynamodb.sequence_number, history))
+    first_failure = None  # every chunk is still sent: one refused event holds none of the others back
     for chunk in _chunks(pending):
         try:
             errors = put_events([history for _, history in chunk])
         except Exception:
-            logs.logger.exception("the bus refused a batch; retrying from its first event")
-            return {"batchItemFailures": [{"itemIdentifier": chunk[0][0]}]}
+            logs.logger.exception("the bus refused a batch of events; they are retried")
+            errors = ["not sent"] * len(chunk)
         for (sequence_number, history), error in zip(chunk, errors, strict=True):
             logs.bind_event(history)
             if error:
-                logs.logger.warning("the bus refused an event; retrying from it",
-                                    extra={"event_id": history["event_id"], "error": error})
-                return {"batchItemFailures": [{"itemIdentifier": sequence_number}]}
-            metrics.count_event(history["event_type"], history["data"])
-    return {"batchItemFailures": []}
+                logs.logger.warning("the bus refused an event; it is retried", extra={"error": error})
+                first_failure = first_failure or sequence_number
+            elif first_failure is None:  # counted once: what follows a failure is published again
+                metrics.count_event(history["event_type"], history["data"])
+    return {"batchItemFailures": [{"itemIdentifier": first_failure}] if first_failure else []}

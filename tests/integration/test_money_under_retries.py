@@ -250,3 +250,26 @@ def test_an_authorisation_older_than_stripe_honours_is_renewed_before_the_captur
     assert second != first
     assert kinds == [("authorization", first), ("void", first), ("authorization", second), ("capture", second)]
     assert payments["captured"] == payments["authorized"] == "18.20"
+
+
+def test_an_order_cancelled_before_the_payments_queue_gets_to_it_is_never_authorised(stocked, monkeypatch):
+    """The authorisation is decided when the payment is taken, not when the order is sourced: a
+    cancellation in between leaves nothing to authorise (and nothing to void)."""
+    from oms.bootstrap import context
+
+    ctx = context()
+    asked = []
+    authorize = ctx.payments.authorize
+    monkeypatch.setattr(ctx.payments, "authorize", lambda **kwargs: asked.append(kwargs) or authorize(**kwargs))
+    pipeline = stocked.pipeline
+    every_loop = pipeline.loops
+    pipeline.loops = [loop for loop in every_loop if "handle_payments" not in loop.name]
+    order_id = stocked.place(canonical_order())
+    pipeline.drain()
+    assert stocked.order(order_id)["status"] == "allocated" or stocked.order(order_id)["lines"][0]["allocated"] == 2
+    assert stocked.ops("POST", f"/orders/{order_id}/cancel", {"reason": "changed my mind"}).status_code == 200
+    pipeline.loops = every_loop
+    pipeline.drain()
+    order = stocked.order(order_id)
+    assert order["status"] == "cancelled"
+    assert asked == [] and order["payments"]["authorized"] == "0.00"

@@ -158,3 +158,28 @@ def test_a_traced_invocation_goes_through_powertools_tracer(monkeypatch):
         tracing.tracer.cache_clear()
         tracing._handler_middleware.cache_clear()
     assert result == "ok" and len(calls) == 1
+
+
+def test_an_event_names_only_its_own_order_and_takes_the_work_s_correlation():
+    from oms.adapters.dynamodb_models import history_record
+    from oms.domain.events import DomainEvent
+
+    logs.bind_order("o-previous", "c-1")  # the last order a sweep or an import touched
+    stock = history_record("SKU-1@WH1", 4, "2026-12-02T00:00:00Z", DomainEvent("InventoryAdjusted", {"sku": "SKU-1"}))
+    assert "order_id" not in stock and stock["correlation_id"] == "c-1"
+    ret = history_record("r-1", 1, "2026-12-02T00:00:00Z", DomainEvent("ReturnRequested", {"order_id": "o-2"}))
+    assert ret["order_id"] == "o-2"
+    logs.bind_order("o-old", None)  # an order from before correlation ids
+    assert (logs.correlation_id(), logs.order_id()) == ("o-old", "o-old")
+
+
+def test_a_fresh_invocation_forgets_the_last_one():
+    logs.bind_order("o-1", "c-1")
+    seen = {}
+    logs.start_work("event", lambda event: seen.update(order=logs.order_id(), correlation=logs.correlation_id()))
+    assert seen["order"] is None and seen["correlation"] not in (None, "c-1")
+
+
+def test_a_person_or_a_place_given_as_one_string_is_masked():
+    assert logs.mask({"shipping_address": "1 Main St, New York", "customer": "Ada Lovelace"}) == {
+        "shipping_address": logs.MASK, "customer": logs.MASK}

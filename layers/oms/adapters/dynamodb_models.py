@@ -144,13 +144,13 @@ class BackorderItem(_Item):
 
 def history_record(aggregate_id: str, sequence: int, occurred_at: str, event: DomainEvent, *,
                    order_id: str | None = None, correlation_id: str | None = None) -> dict:
-    """An event as its history item stores it. Unless given, the order and the correlation are
-    those of the work in hand (oms.observability.logs.bind)."""
+    """An event as its history item stores it: the order it is part of (given, or named in its
+    data) and the correlation of the work in hand (oms.observability.logs.bind) unless given."""
     from oms.observability import logs
 
     record = {"event_id": f"{aggregate_id}:{sequence}", "event_type": event.event_type, "occurred_at": occurred_at,
               "aggregate_id": aggregate_id, "sequence": sequence, "data": event.data}
-    order_id = order_id or event.data.get("order_id") or logs.order_id()
+    order_id = order_id or event.data.get("order_id")
     correlation_id = correlation_id or logs.correlation_id()
     if order_id:
         record["order_id"] = str(order_id)

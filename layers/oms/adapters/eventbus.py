@@ -11,8 +11,12 @@ SOURCE = "oms"
 @cache
 def _events_client():
     import boto3
+    from botocore.config import Config
 
-    return boto3.client("events")
+    # Well inside the publisher's 30 s: a slow bus fails the batch's rest for a retry, not the
+    # whole invocation (which would publish, and count, the events before it again).
+    return boto3.client("events", config=Config(connect_timeout=2, read_timeout=5,
+                                                retries={"max_attempts": 3, "mode": "standard"}))
 
 
 def bus_entry(record: dict) -> dict:

@@ -37,8 +37,9 @@ def mask(value, key: str | None = None, personal: bool = False):
     if isinstance(value, list | tuple):
         return [mask(v, key, personal) for v in value]
     lowered = (key or "").lower()
-    if value not in (None, "") and (lowered in PERSONAL_KEYS or (personal and lowered not in KEPT_IN_PERSONAL_OBJECTS)):
-        return MASK
+    if value not in (None, "") and (lowered in PERSONAL_KEYS or lowered in PERSONAL_OBJECTS
+                                    or (personal and lowered not in KEPT_IN_PERSONAL_OBJECTS)):
+        return MASK  # a personal key, or a person or place given as one string
     if value is None or isinstance(value, bool | int | float):
         return value
     return mask_text(str(value))  # strings, and objects the JSON encoder would print (an exception)
@@ -70,12 +71,14 @@ def bind(*, correlation_id: str | None = None, order_id: str | None = None, **ke
     logger.thread_safe_append_keys(correlation_id=correlation_id, order_id=order_id, **keys)
 
 
-def bind_order(order_id: str, correlation_id: str | None = None) -> None:
-    """Work on one order (a sweep's next order, a route's): keep the correlation if the order has none."""
-    if (correlation_id or _correlation_id.get(), order_id) == (_correlation_id.get(), _order_id.get()):
+def bind_order(order_id: str, correlation_id: str | None) -> None:
+    """Work on one order (a sweep's next order, a route's) continues the order's correlation; an
+    order from before correlation ids is correlated by its own id."""
+    correlation_id = correlation_id or order_id
+    if (correlation_id, order_id) == (_correlation_id.get(), _order_id.get()):
         return
     keys = {k: v for k, v in logger.thread_safe_get_current_keys().items() if k in ("event_id", "event_type")}
-    bind(correlation_id=correlation_id or _correlation_id.get(), order_id=order_id, **keys)
+    bind(correlation_id=correlation_id, order_id=order_id, **keys)
 
 
 def bind_event(detail: dict) -> None:
@@ -84,6 +87,13 @@ def bind_event(detail: dict) -> None:
     bind(correlation_id=detail.get("correlation_id") or detail.get("event_id"),
          order_id=detail.get("order_id") or (detail.get("data") or {}).get("order_id"),
          event_id=detail.get("event_id"), event_type=detail.get("event_type"))
+
+
+def start_work(event, get_response):
+    """Chalice middleware for every handler: nothing stays bound from the invocation before (a
+    warm Lambda reuses its thread); work that brings no correlation of its own gets a new one."""
+    bind(correlation_id=new_correlation_id())
+    return get_response(event)
 
 
 def new_correlation_id() -> str:

@@ -34,7 +34,8 @@ def tracer():
 def _handler_middleware():
     from chalice import ConvertToMiddleware
 
-    return ConvertToMiddleware(tracer().capture_lambda_handler(capture_response=False))
+    # No responses or exception texts in the traces: they may hold personal data the logs mask.
+    return ConvertToMiddleware(tracer().capture_lambda_handler(capture_response=False, capture_error=False))
 
 
 def trace_invocation(event, get_response):

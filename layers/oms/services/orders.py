@@ -63,8 +63,8 @@ def allocate_order(ctx: Context, order_id: str) -> list[DomainEvent]:
 
 
 def _allocation(ctx: Context, order: Order) -> OrderCommit | None:
-    """Source what is unallocated. A fully allocated card order also decides its authorisation
-    (amount and key) in this commit, as take_payment would have first in one of its own."""
+    """Source what is unallocated. (The authorisation is not decided here: an order may be
+    cancelled or changed before the payments queue gets to it.)"""
     if not order.needs_allocation():
         return None
     stock = [level for level in ctx.inventory.stock_levels({line.sku for line in order.lines if line.unallocated})
@@ -82,8 +82,7 @@ def _allocation(ctx: Context, order: Order) -> OrderCommit | None:
         backorder = "done"
     elif not order.fully_allocated and not was_waiting:
         backorder = "wait"
-    planned = order.plan_authorization()
-    return OrderCommit(order, events, backorder=backorder, state_only=planned,
+    return OrderCommit(order, events, backorder=backorder,
                        stock_moves=[StockMove(a.sku, a.location_id, reserve=a.quantity) for a in plan],
                        demand=[(a.sku, a.location_id, a.quantity) for a in plan],
                        # one fulfilment order per new (location, delivery group): its capacity
@@ -199,8 +198,9 @@ def create_fulfillment_orders(ctx: Context, order_id: str) -> list[DomainEvent]:
 
 def decide_capture(ctx: Context, order: Order, shipment_id: str) -> None:
     """What shipped parcels are worth is decided in the shipment's own commit (the capture step
-    then only makes it): one write fewer. Not for an authorisation the capture step renews first."""
-    if not order.authorization_expired(ctx.clock.now(), ctx.authorization_validity_days):
+    then only makes it): one write fewer. Not when the authorisation has less than a day left:
+    the capture step renews it first, and a planned capture would stop that."""
+    if not order.authorization_expired(ctx.clock.now(), ctx.authorization_validity_days - 1):
         order.plan_capture(shipment_id, ctx.clock.now())
 
 

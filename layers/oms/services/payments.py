@@ -38,7 +38,7 @@ def take_payment(ctx: Context, order_id: str) -> list[DomainEvent]:
             return OrderCommit(order, order.record_prepaid(ctx.clock.now()))
         return OrderCommit(order, [], state_only=True) if order.plan_authorization() else None
 
-    events = update_order(ctx, order_id, decide)  # usually decided already, in the allocation's commit
+    events = update_order(ctx, order_id, decide)
     answers: dict[str, AuthorizationResult] = {}
     events += update_order(ctx, order_id, lambda order: _authorize(ctx, order, answers))
     return events + _void_if_due(ctx, order_id)  # the order may have been cancelled meanwhile
