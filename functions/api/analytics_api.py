@@ -7,7 +7,7 @@ from pathlib import Path
 
 from chalice import Blueprint, Response
 
-from .http import ANY_BODY, ApiError, api_errors, json_object, json_response, raw_body
+from .http import ANY_BODY, ApiError, api_errors, documented, json_object, json_response, raw_body
 from .ops import ops_token_authorizer
 
 analytics_api = Blueprint(__name__)
@@ -38,6 +38,8 @@ def _checked(call):
 
 
 @analytics_api.route("/analytics/history", methods=["POST"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(described="Orders of the old platform, one JSON object a line (docs/analytics.md)",
+            media_type="application/x-ndjson", ok=(202,), errors=(415,))
 @api_errors
 def import_history():
     request = analytics_api.current_request
@@ -49,13 +51,15 @@ def import_history():
     return json_response(202, {"accepted": accepted})
 
 
-@analytics_api.route("/analytics/summary", methods=["GET"], authorizer=ops_token_authorizer)
+@analytics_api.route("/analytics/summary", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(query=("from", "to", "granularity", "channel"), errors=(422,))
 @api_errors
 def summary():
     return json_response(200, _checked(lambda: _service().summary(_params())))
 
 
-@analytics_api.route("/analytics/summary.csv", methods=["GET"], authorizer=ops_token_authorizer)
+@analytics_api.route("/analytics/summary.csv", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(query=("from", "to", "granularity", "channel"), produces="text/csv", errors=(422,))
 @api_errors
 def summary_csv():
     from analytics.reports import summary_csv as as_csv
@@ -67,20 +71,23 @@ def summary_csv():
                                                          "Content-Disposition": f'attachment; filename="{name}"'})
 
 
-@analytics_api.route("/analytics/fulfilment", methods=["GET"], authorizer=ops_token_authorizer)
+@analytics_api.route("/analytics/fulfilment", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(query=("from", "to"), errors=(422,))
 @api_errors
 def fulfilment():
     return json_response(200, _checked(lambda: _service().fulfilment(_params())))
 
 
 @analytics_api.route("/analytics/clv/fit", methods=["POST"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(described="`calibration_end` (YYYY-MM-DD, default today) and `time_unit` (days or weeks)", ok=(202,))
 @api_errors
 def fit_clv():
     data = json_object(raw_body(analytics_api.current_request))
     return json_response(202, _checked(lambda: _service().request_clv_fit(data)))
 
 
-@analytics_api.route("/analytics/clv/model", methods=["GET"], authorizer=ops_token_authorizer)
+@analytics_api.route("/analytics/clv/model", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(query=("run_id",), errors=(404, 422))
 @api_errors
 def clv_model():
     model = _checked(lambda: _service().clv_model(_params().get("run_id")))
@@ -89,7 +96,8 @@ def clv_model():
     return json_response(200, model)
 
 
-@analytics_api.route("/analytics/customers", methods=["GET"], authorizer=ops_token_authorizer)
+@analytics_api.route("/analytics/customers", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(query=("sort", "limit", "run_id"), errors=(404, 422))
 @api_errors
 def customers():
     found = _checked(lambda: _service().customers(_params()))
@@ -98,13 +106,15 @@ def customers():
     return json_response(200, {"customers": found})
 
 
-@analytics_api.route("/analytics/forecast", methods=["GET"], authorizer=ops_token_authorizer)
+@analytics_api.route("/analytics/forecast", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(required_query=("sku",), query=("location_id", "days"), errors=(422,))
 @api_errors
 def forecast():
     return json_response(200, _checked(lambda: _service().forecast(_params())))
 
 
-@analytics_api.route("/dashboard", methods=["GET"])
+@analytics_api.route("/dashboard", methods=["GET"], content_types=ANY_BODY)
+@documented(produces="text/html")
 def dashboard():
     """The page itself holds no data: every figure is fetched with the ops token typed into it."""
     page = (DASHBOARD / "dashboard.html").read_text()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .http import ANY_BODY, ApiError, api_errors, json_object, json_response, parsed, raw_body
+from .http import ANY_BODY, ApiError, api_errors, documented, json_object, json_response, parsed, raw_body
 from .ops import ops_token_authorizer
 
 cases_api = Blueprint(__name__)
@@ -54,6 +54,7 @@ def _customer_order():
 
 
 @cases_api.route("/track/{order_ref}/inquiries", methods=["POST"], content_types=ANY_BODY)
+@documented("InquiryIn", required_query=("email",), ok=(201,), errors=(404, 409))
 @api_errors
 def ask(order_ref: str):
     from oms.services.cases import open_case
@@ -68,7 +69,8 @@ def ask(order_ref: str):
     return json_response(201, customer_case_view(case))
 
 
-@cases_api.route("/track/{order_ref}/inquiries", methods=["GET"])
+@cases_api.route("/track/{order_ref}/inquiries", methods=["GET"], content_types=ANY_BODY)
+@documented(required_query=("email",), errors=(404,))
 @api_errors
 def my_inquiries(order_ref: str):
     from .case_views import customer_case_view
@@ -79,6 +81,7 @@ def my_inquiries(order_ref: str):
 
 
 @cases_api.route("/track/{order_ref}/inquiries/{case_number}/messages", methods=["POST"], content_types=ANY_BODY)
+@documented("ReplyIn", required_query=("email",), ok=(201,), errors=(404, 409))
 @api_errors
 def reply(order_ref: str, case_number: str):
     from oms.services.cases import add_message
@@ -100,6 +103,7 @@ def reply(order_ref: str, case_number: str):
 # ---- agents ---------------------------------------------------------------------------------------------
 
 @cases_api.route("/cases", methods=["POST"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("CaseIn", ok=(201,), errors=(409,))
 @api_errors
 def open_case():
     from oms.services.cases import open_case as open_
@@ -118,7 +122,8 @@ def open_case():
     return json_response(201, case_view(case))
 
 
-@cases_api.route("/cases", methods=["GET"], authorizer=ops_token_authorizer)
+@cases_api.route("/cases", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(query=("status", "queue", "priority", "order_id", "breached", "cursor"), errors=(422,))
 @api_errors
 def list_cases():
     """Newest first, 20 a page, by an index (never a Scan)."""
@@ -144,7 +149,8 @@ def list_cases():
     return json_response(200, {"cases": [case_view(case) for case in found], "next_cursor": following})
 
 
-@cases_api.route("/cases/{case_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@cases_api.route("/cases/{case_id}", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404,))
 @api_errors
 def get_case(case_id: str):
     from .case_views import case_timeline, case_view
@@ -160,6 +166,10 @@ def get_case(case_id: str):
 
 @cases_api.route("/cases/{case_id}/{action}", methods=["POST"], content_types=ANY_BODY,
                  authorizer=ops_token_authorizer)
+@documented(actions={
+    "messages": documented("CaseMessageIn", ok=(201,), errors=(404, 409)),
+    "assign": documented("AssignIn", errors=(404, 409)), "status": documented("CaseStatusIn", errors=(404, 409)),
+    "escalate": documented("HoldRelease", errors=(404, 409))})
 @api_errors
 def case_action(case_id: str, action: str):
     from oms.services import cases
@@ -186,13 +196,15 @@ def case_action(case_id: str, action: str):
     return json_response(200, case_view(case))
 
 
-@cases_api.route("/service/sla-policy", methods=["GET"], authorizer=ops_token_authorizer)
+@cases_api.route("/service/sla-policy", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented()
 @api_errors
 def get_sla_policy():
     return json_response(200, {"priorities": _ctx().cases.sla_policy()})
 
 
 @cases_api.route("/service/sla-policy", methods=["PUT"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("SlaPolicyIn")
 @api_errors
 def put_sla_policy():
     from oms.services.cases import put_sla_policy as put

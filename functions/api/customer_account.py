@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .http import ApiError, api_errors, json_response
+from .http import ANY_BODY, ApiError, api_errors, documented, json_response
 
 customer_account = Blueprint(__name__)
 PAGE = 20
@@ -28,7 +28,8 @@ def signed_in_email() -> str:
         raise ApiError(503, "temporarily_unavailable", "please retry shortly", headers={"Retry-After": "2"}) from None
 
 
-@customer_account.route("/customers/me/orders", methods=["GET"])
+@customer_account.route("/customers/me/orders", methods=["GET"], content_types=ANY_BODY)
+@documented(security="customer", query=("cursor",), errors=(422,))
 @api_errors
 def my_orders():
     from oms.bootstrap import context
@@ -46,7 +47,8 @@ def my_orders():
     return json_response(200, {"orders": [customer_order_view(order) for order in orders], "next_cursor": following})
 
 
-@customer_account.route("/customers/me/orders/{order_ref}", methods=["GET"])
+@customer_account.route("/customers/me/orders/{order_ref}", methods=["GET"], content_types=ANY_BODY)
+@documented(security="customer", errors=(404,))
 @api_errors
 def my_order(order_ref: str):
     from .customers import NOT_FOUND, find_customer_order

@@ -5,19 +5,21 @@ import hmac
 
 from chalice import Blueprint
 
-from .http import api_errors, error_response, json_response
+from .http import ANY_BODY, api_errors, documented, error_response, json_response
 
 customers = Blueprint(__name__)
 
 NOT_FOUND = ("not_found", "no order matches that reference and email")
 
 
-@customers.route("/health", methods=["GET"])
+@customers.route("/health", methods=["GET"], content_types=ANY_BODY)
+@documented()
 def health():
     return json_response(200, {"status": "ok"})
 
 
-@customers.route("/track/{order_ref}", methods=["GET"])
+@customers.route("/track/{order_ref}", methods=["GET"], content_types=ANY_BODY)
+@documented(required_query=("email",), errors=(404,))
 @api_errors
 def track_order(order_ref: str):
     from .views import tracking_view

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .http import ANY_BODY, ApiError, api_errors, json_response
+from .http import ANY_BODY, ApiError, api_errors, documented, json_response
 from .ops import ops_token_authorizer
 
 dead_letters = Blueprint(__name__)
@@ -21,7 +21,8 @@ def _queue_view(queue) -> dict:
     return {"queue": queue.name, "dlq": queue.dlq, "source": queue.source}
 
 
-@dead_letters.route("/ops/dead-letters", methods=["GET"], authorizer=ops_token_authorizer)
+@dead_letters.route("/ops/dead-letters", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented()
 @api_errors
 def list_dead_letters():
     from oms.services.dead_letters import dead_letter_report
@@ -35,6 +36,7 @@ def list_dead_letters():
 
 @dead_letters.route("/ops/dead-letters/{queue}/redrive", methods=["POST"], content_types=ANY_BODY,
                     authorizer=ops_token_authorizer)
+@documented(ok=(200, 202), errors=(404, 409))
 @api_errors
 def redrive(queue: str):
     """202 with SQS's move task when it runs on its own (AWS); 200 with what was moved when the

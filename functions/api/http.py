@@ -106,3 +106,44 @@ def accept_order(ctx, canonical, data: dict, channel: str):
                        "this external_id was already received with a different body") from None
     return json_response(202 if received.created else 200, {
         "order_id": received.order_id, "order_number": received.order_number, "status": "received"})
+
+
+class Documented:
+    """What the OpenAPI document (functions/api/openapi.py) says of a route beyond Chalice's own
+    route table: the pydantic model that parses its body, named here and imported only when the
+    document is built (pydantic is not free at cold start), its answers and its parameters.
+    tests/unit/test_openapi.py reads each view and fails when it parses a model, or answers a
+    success status, that its declaration does not name."""
+
+    __slots__ = ("body", "optional", "described", "mapped_to", "media_type", "actions", "ok", "errors", "query",
+                 "required_query", "headers", "signature", "security", "produces")
+
+    def __init__(self, body: str | None = None, *, optional: bool = False, described: str | None = None,
+                 mapped_to: str | None = None, media_type: str = "application/json",
+                 actions: dict[str, Documented] | None = None, ok: tuple[int, ...] = (200,),
+                 errors: tuple[int, ...] = (), query: tuple[str, ...] = (), required_query: tuple[str, ...] = (),
+                 headers: tuple[str, ...] = (), signature: str | None = None, security: str | None = None,
+                 produces: str = "application/json"):
+        self.body, self.optional, self.described, self.mapped_to = body, optional, described, mapped_to
+        self.media_type, self.actions, self.ok, self.errors = media_type, actions, ok, errors
+        self.query, self.required_query, self.headers = query, required_query, headers
+        self.signature, self.security, self.produces = signature, security, produces
+
+    def __call__(self, view):
+        view.documented = self
+        return view
+
+
+def documented(body: str | None = None, **declared) -> Documented:
+    """Declare a route for the OpenAPI document, under its `@<blueprint>.route(...)`:
+    - `body`: the name of the model its body is parsed with (in functions/api/ops_inputs.py or
+      oms/services/canonical.py), `optional=True` if an empty body is accepted too; or
+      `described`: a JSON object the route reads itself (a vendor's own payload), with
+      `mapped_to` the model it is parsed as once mapped; `media_type` if it is not JSON;
+    - `actions`: for a route ending in `{action}`, each action's own `documented(...)`;
+    - `ok` its success statuses, `errors` the 4xx it answers beyond those the rest implies
+      (400/413/422 with a body, 401 with a token or a signature, 503 under @api_errors);
+    - `query`, `required_query`, `headers`: the parameters it reads; `signature`: the webhook's
+      signature header; `security="customer"`: a signed-in customer's token;
+    - `produces`: the media type of its success answer."""
+    return Documented(body, **declared)

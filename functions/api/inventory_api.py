@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .http import ANY_BODY, ApiError, api_errors, json_object, json_response, parsed, raw_body
+from .http import ANY_BODY, ApiError, api_errors, documented, json_object, json_response, parsed, raw_body
 from .ops import ops_token_authorizer
 
 inventory_api = Blueprint(__name__)
@@ -26,6 +26,7 @@ def _params() -> dict:
 
 @inventory_api.route("/locations/{location_id}", methods=["PUT"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("LocationIn")
 @api_errors
 def put_location(location_id: str):
     from oms.domain.inventory import Location
@@ -50,6 +51,7 @@ def stock_view(sku: str, levels) -> dict:
 
 @inventory_api.route("/inventory/{sku}/locations/{location_id}", methods=["PUT"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("StockIn")
 @api_errors
 def put_stock(sku: str, location_id: str):
     from oms.services.inventory import UnknownLocation, set_stock, stock_of
@@ -68,7 +70,8 @@ def put_stock(sku: str, location_id: str):
     return json_response(200, stock_view(sku, stock_of(ctx, sku)))
 
 
-@inventory_api.route("/inventory/{sku}", methods=["GET"], authorizer=ops_token_authorizer)
+@inventory_api.route("/inventory/{sku}", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404,))
 @api_errors
 def get_stock(sku: str):
     from oms.services.inventory import stock_of
@@ -79,7 +82,9 @@ def get_stock(sku: str):
     return json_response(200, stock_view(sku, levels))
 
 
-@inventory_api.route("/inventory/{sku}/history", methods=["GET"], authorizer=ops_token_authorizer)
+@inventory_api.route("/inventory/{sku}/history", methods=["GET"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(query=("cursor",), errors=(404, 422))
 @api_errors
 def stock_history(sku: str):
     """Every adjustment of the SKU with its reason, by location then time, 50 a page."""
@@ -112,6 +117,7 @@ def _stock_in(action):
 
 
 @inventory_api.route("/purchase-orders", methods=["POST"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("PurchaseOrderIn", headers=("Idempotency-Key",), ok=(201, 200), errors=(404, 409))
 @api_errors
 def open_purchase_order():
     from oms.services.purchasing import open_purchase_order as open_
@@ -138,6 +144,7 @@ def _idempotency(body) -> tuple[str | None, str]:
 
 @inventory_api.route("/purchase-orders/{purchase_order_id}/close", methods=["POST"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("CloseIn", optional=True, errors=(404, 409))
 @api_errors
 def close_purchase_order(purchase_order_id: str):
     from oms.services.purchasing import close_purchase_order as close
@@ -148,7 +155,9 @@ def close_purchase_order(purchase_order_id: str):
     return json_response(200, _stock_in(lambda: close(_ctx(), purchase_order_id, body.reason)).view())
 
 
-@inventory_api.route("/purchase-orders/{purchase_order_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@inventory_api.route("/purchase-orders/{purchase_order_id}", methods=["GET"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404,))
 @api_errors
 def get_purchase_order(purchase_order_id: str):
     from oms.services.purchasing import load_purchase_order
@@ -158,6 +167,7 @@ def get_purchase_order(purchase_order_id: str):
 
 @inventory_api.route("/purchase-orders/{purchase_order_id}/receipts", methods=["POST"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("ReceiptIn", errors=(404, 409))
 @api_errors
 def receive_purchase_order(purchase_order_id: str):
     from oms.services.purchasing import receive_purchase_order as receive
@@ -172,6 +182,7 @@ def receive_purchase_order(purchase_order_id: str):
 
 @inventory_api.route("/inventory/transfers", methods=["POST"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("TransferIn", headers=("Idempotency-Key",), ok=(201, 200), errors=(404, 409))
 @api_errors
 def send_transfer():
     from oms.services.purchasing import send_transfer as send
@@ -185,7 +196,9 @@ def send_transfer():
     return json_response(201 if created else 200, transfer.view())
 
 
-@inventory_api.route("/inventory/transfers/{transfer_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@inventory_api.route("/inventory/transfers/{transfer_id}", methods=["GET"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404,))
 @api_errors
 def get_transfer(transfer_id: str):
     from oms.services.purchasing import load_transfer
@@ -195,6 +208,7 @@ def get_transfer(transfer_id: str):
 
 @inventory_api.route("/inventory/transfers/{transfer_id}/receive", methods=["POST"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented(errors=(404, 409))
 @api_errors
 def receive_transfer(transfer_id: str):
     from oms.services.purchasing import receive_transfer as receive
@@ -206,6 +220,7 @@ def receive_transfer(transfer_id: str):
 
 @inventory_api.route("/inventory/snapshots", methods=["POST"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("SnapshotIn", ok=(202,))
 @api_errors
 def post_snapshot():
     """202: the count is reconciled from the imports queue; GET it to see the result."""
@@ -225,7 +240,9 @@ def post_snapshot():
     return json_response(202, {"snapshot_id": doc["snapshot_id"], "status": doc["status"]})
 
 
-@inventory_api.route("/inventory/snapshots/{snapshot_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@inventory_api.route("/inventory/snapshots/{snapshot_id}", methods=["GET"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404,))
 @api_errors
 def get_snapshot(snapshot_id: str):
     found = _ctx().inventory.load_document("SNAPSHOT", snapshot_id) if len(snapshot_id) <= 64 else None
@@ -236,6 +253,7 @@ def get_snapshot(snapshot_id: str):
 
 @inventory_api.route("/inventory/reconciliations/run", methods=["POST"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented()
 @api_errors
 def run_reconciliation():
     """What the daily check does, now: `reserved` against what orders hold, repaired where they differ."""
@@ -246,7 +264,8 @@ def run_reconciliation():
 
 # ---- what channels may sell ------------------------------------------------------------------------------
 
-@inventory_api.route("/availability", methods=["GET"], authorizer=ops_token_authorizer)
+@inventory_api.route("/availability", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(required_query=("skus", "channel"), errors=(422,))
 @api_errors
 def get_availability():
     """`?skus=A,B&channel=web`: ATF and ATO per SKU for that channel (any name; one without a
@@ -265,6 +284,7 @@ def get_availability():
 
 @inventory_api.route("/channels/{channel}/inventory-policy", methods=["PUT", "GET"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("ChannelPolicyIn", errors=(404,))
 @api_errors
 def channel_policy(channel: str):
     from dataclasses import asdict
@@ -293,6 +313,7 @@ def channel_policy(channel: str):
 
 @inventory_api.route("/inventory/{sku}/locations/{location_id}/policy", methods=["PUT"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("ReplenishmentPolicyIn")
 @api_errors
 def put_replenishment_policy(sku: str, location_id: str):
     from oms.domain.replenishment import ReplenishmentPolicy
@@ -309,7 +330,9 @@ def put_replenishment_policy(sku: str, location_id: str):
     return json_response(200, saved)
 
 
-@inventory_api.route("/replenishment/suggestions", methods=["GET"], authorizer=ops_token_authorizer)
+@inventory_api.route("/replenishment/suggestions", methods=["GET"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(required_query=("location_id",), errors=(422,))
 @api_errors
 def replenishment_suggestions():
     from oms.services.replenishment import suggestions

@@ -10,6 +10,7 @@ from .http import (
     ApiError,
     accept_order,
     api_errors,
+    documented,
     error_response,
     json_object,
     json_response,
@@ -51,6 +52,7 @@ def _ctx():
 
 @ops.route("/orders", methods=["POST"],
            content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("CanonicalOrder", ok=(202, 200), errors=(409,))
 @api_errors
 def create_order():
     from oms.services.canonical import CanonicalOrder
@@ -66,7 +68,8 @@ def create_order():
     return accept_order(ctx, canonical, data, "call_center")
 
 
-@ops.route("/orders/{order_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@ops.route("/orders/{order_id}", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404,))
 @api_errors
 def get_order(order_id: str):
     from .views import order_view
@@ -83,6 +86,7 @@ def get_order(order_id: str):
 
 @ops.route("/orders/{order_id}/holds/{hold_type}/release", methods=["POST"],
            content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("HoldRelease", errors=(404, 409))
 @api_errors
 def release_hold(order_id: str, hold_type: str):
     from oms.domain.order import OrderRuleViolation
@@ -105,6 +109,7 @@ def release_hold(order_id: str, hold_type: str):
 
 @ops.route("/orders/{order_id}/delivery-groups/{group_id}", methods=["PATCH"],
            content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("DeliveryGroupChangeIn", errors=(404, 409))
 @api_errors
 def change_delivery_group(order_id: str, group_id: str):
     """Correct a group's address or shipping method before anything of it shipped: the address is
@@ -144,6 +149,7 @@ def change_delivery_group(order_id: str, group_id: str):
 
 @ops.route("/orders/{order_id}/cancel", methods=["POST"],
            content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("CancelIn", errors=(404, 409))
 @api_errors
 def cancel(order_id: str):
     """Cancel units that have not shipped; their stock goes back, the payment is settled and
@@ -174,12 +180,14 @@ def cancel(order_id: str):
 
 @ops.route("/fulfillment-orders/{fulfillment_order_id}/ship", methods=["POST"],
            content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("ShipIn", optional=True, ok=(201, 200), errors=(404, 409))
 @api_errors
 def ship(fulfillment_order_id: str):
     from dataclasses import asdict
 
     from oms.domain.order import OrderRuleViolation
     from oms.services.orders import ship_fulfillment_order
+    from oms.services.picking import order_of
     from oms.services.ports import DuplicateReference
 
     from .ops_inputs import ShipIn
@@ -187,9 +195,16 @@ def ship(fulfillment_order_id: str):
     if not raw_body(ops.current_request).strip():  # no tracking number: the labelled packages go
         return _ship_labelled(fulfillment_order_id)
     _, body = _body(ShipIn)
+    ctx = _ctx()
+    # Checked before the write too: the write's own refusal of a number another order holds comes
+    # back as a lost race (the transaction's cancellation reasons are not in the order the
+    # adapter tags them), and a retryable 503 would be retried for ever.
+    owner = ctx.store.find_by_tracking_number(body.tracking_number)
+    if owner is not None and owner != order_of(fulfillment_order_id):
+        raise ApiError(409, "tracking_number_in_use", "that tracking number belongs to another order")
     try:
         result = ship_fulfillment_order(
-            _ctx(), fulfillment_order_id, carrier=body.carrier, tracking_number=body.tracking_number,
+            ctx, fulfillment_order_id, carrier=body.carrier, tracking_number=body.tracking_number,
             service=body.service, lines=[line.model_dump() for line in body.lines] if body.lines else None)
     except OrderRuleViolation as error:
         status = 404 if error.code == "not_found" else 409

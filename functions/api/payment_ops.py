@@ -6,7 +6,7 @@ import json
 
 from chalice import Blueprint
 
-from .http import ANY_BODY, ApiError, api_errors, json_object, json_response, parsed, raw_body
+from .http import ANY_BODY, ApiError, api_errors, documented, json_object, json_response, parsed, raw_body
 from .ops import ops_token_authorizer
 
 payment_ops = Blueprint(__name__)
@@ -26,6 +26,7 @@ def _rule_error(error) -> ApiError:
 
 @payment_ops.route("/orders/{order_id}/refunds", methods=["POST"], content_types=ANY_BODY,
                    authorizer=ops_token_authorizer)
+@documented("RefundIn", headers=("Idempotency-Key",), ok=(201, 200), errors=(404, 409))
 @api_errors
 def refund(order_id: str):
     """201 a new refund; 200 the same one again for a repeated Idempotency-Key."""
@@ -75,6 +76,7 @@ def refund(order_id: str):
 
 @payment_ops.route("/orders/{order_id}/disputes/{dispute_id}/evidence", methods=["GET", "POST"],
                    content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("EvidenceIn", errors=(404, 409))
 @api_errors
 def dispute_evidence(order_id: str, dispute_id: str):
     """What the OMS can prove, in Stripe's evidence field names; POST sends it (with any

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
-from .http import ANY_BODY, ApiError, api_errors, json_object, json_response, parsed, raw_body
+from .http import ANY_BODY, ApiError, api_errors, documented, json_object, json_response, parsed, raw_body
 from .ops import ops_token_authorizer
 
 returns_api = Blueprint(__name__)
@@ -62,6 +62,7 @@ def _open(order_id: str, source: str):
 
 
 @returns_api.route("/track/{order_ref}/returns", methods=["POST"], content_types=ANY_BODY)
+@documented("ReturnIn", required_query=("email",), ok=(201,), errors=(404, 409))
 @api_errors
 def customer_return(order_ref: str):
     from .customers import NOT_FOUND, find_customer_order
@@ -74,12 +75,14 @@ def customer_return(order_ref: str):
 
 @returns_api.route("/orders/{order_id}/returns", methods=["POST"], content_types=ANY_BODY,
                    authorizer=ops_token_authorizer)
+@documented("ReturnIn", ok=(201,), errors=(404, 409))
 @api_errors
 def operator_return(order_id: str):
     return _open(order_id, "operator")
 
 
-@returns_api.route("/returns/{return_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@returns_api.route("/returns/{return_id}", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404,))
 @api_errors
 def get_return(return_id: str):
     ctx = _ctx()
@@ -89,7 +92,8 @@ def get_return(return_id: str):
     return json_response(200, _view(ctx, ret, with_history=True))
 
 
-@returns_api.route("/returns", methods=["GET"], authorizer=ops_token_authorizer)
+@returns_api.route("/returns", methods=["GET"], content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(query=("status", "cursor"), errors=(422,))
 @api_errors
 def list_returns():
     """Newest first, 20 a page, by an index (never a Scan)."""
@@ -125,6 +129,12 @@ def _act(return_id: str, action):
 
 @returns_api.route("/returns/{return_id}/{action}", methods=["POST"], content_types=ANY_BODY,
                    authorizer=ops_token_authorizer)
+@documented(actions={
+    "approve": documented(errors=(404, 409)), "close": documented(errors=(404, 409)),
+    "decline": documented("HoldRelease", errors=(404, 409)), "cancel": documented("HoldRelease", errors=(404, 409)),
+    "tracking": documented("ReturnTrackingIn", errors=(404, 409)),
+    "label": documented("ReturnLabelIn", optional=True, ok=(201, 200), errors=(404, 409)),
+    "receive": documented("ReceiveIn", errors=(404, 409))})
 @api_errors
 def return_action(return_id: str, action: str):
     from oms.services import returns

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from .http import ANY_BODY, ApiError, api_errors, json_object, json_response, parsed, raw_body
+from .http import ANY_BODY, ApiError, api_errors, documented, json_object, json_response, parsed, raw_body
 from .ops import ops_token_authorizer
 
 warehouse_api = Blueprint(__name__)
@@ -44,6 +44,7 @@ def _rules(action):
 
 @warehouse_api.route("/locations/{location_id}/pick-lists", methods=["POST"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("PickListIn", optional=True, ok=(201,), errors=(404, 409))
 @api_errors
 def create_pick_list(location_id: str):
     from oms.services.picking import create_pick_list as create
@@ -56,7 +57,9 @@ def create_pick_list(location_id: str):
     return json_response(201, view(pick_list))
 
 
-@warehouse_api.route("/pick-lists/{pick_list_id}", methods=["GET"], authorizer=ops_token_authorizer)
+@warehouse_api.route("/pick-lists/{pick_list_id}", methods=["GET"],
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404,))
 @api_errors
 def get_pick_list(pick_list_id: str):
     from oms.services.picking import load_pick_list, view
@@ -66,6 +69,7 @@ def get_pick_list(pick_list_id: str):
 
 @warehouse_api.route("/pick-lists/{pick_list_id}/confirm", methods=["POST"], content_types=ANY_BODY,
                      authorizer=ops_token_authorizer)
+@documented("PickConfirmIn", errors=(404, 409))
 @api_errors
 def confirm_pick_list(pick_list_id: str):
     from oms.services.picking import confirm_pick_list as confirm
@@ -80,6 +84,7 @@ def confirm_pick_list(pick_list_id: str):
 
 @warehouse_api.route("/fulfillment-orders/{fulfillment_order_id}/packages", methods=["POST"],
                      content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("PackagesIn", errors=(404, 409))
 @api_errors
 def pack(fulfillment_order_id: str):
     from oms.services.picking import pack as pack_
@@ -93,7 +98,8 @@ def pack(fulfillment_order_id: str):
 
 
 @warehouse_api.route("/fulfillment-orders/{fulfillment_order_id}/packing-slip", methods=["GET"],
-                     authorizer=ops_token_authorizer)
+                     content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(produces="application/pdf", errors=(404, 409))
 @api_errors
 def packing_slip(fulfillment_order_id: str):
     from oms.adapters.packing_slip import packing_slip_pdf
@@ -110,6 +116,7 @@ def packing_slip(fulfillment_order_id: str):
 
 @warehouse_api.route("/fulfillment-orders/{fulfillment_order_id}/rates", methods=["POST"],
                      content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented(errors=(404, 409, 422))
 @api_errors
 def rates(fulfillment_order_id: str):
     from oms.services.labels import quote_rates
@@ -119,6 +126,7 @@ def rates(fulfillment_order_id: str):
 
 @warehouse_api.route("/fulfillment-orders/{fulfillment_order_id}/labels", methods=["POST"],
                      content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("LabelsIn", ok=(201, 200), errors=(404, 409))
 @api_errors
 def labels(fulfillment_order_id: str):
     from oms.services.labels import buy_labels
@@ -132,6 +140,7 @@ def labels(fulfillment_order_id: str):
 
 @warehouse_api.route("/fulfillment-orders/{fulfillment_order_id}/reject", methods=["POST"],
                      content_types=ANY_BODY, authorizer=ops_token_authorizer)
+@documented("RejectIn", headers=("Idempotency-Key",), errors=(404, 409))
 @api_errors
 def reject(fulfillment_order_id: str):
     from oms.services.picking import reject as reject_

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from chalice import Blueprint
 
-from .http import ANY_BODY, ApiError, accept_order, api_errors, json_object, json_response, parsed, raw_body
+from .http import ANY_BODY, ApiError, accept_order, api_errors, documented, json_object, json_response, parsed, raw_body
 
 webhooks = Blueprint(__name__)
 
@@ -55,6 +55,7 @@ def _mapped(mapper, *args, **kwargs):
 # ---- orders -------------------------------------------------------------------------------------
 
 @webhooks.route("/webhooks/orders/generic", methods=["POST"], content_types=ANY_BODY)
+@documented("CanonicalOrder", signature="X-OMS-Signature", ok=(202, 200), errors=(409,))
 @api_errors
 def receive_generic_order():
     from oms.bootstrap import context
@@ -65,6 +66,9 @@ def receive_generic_order():
 
 
 @webhooks.route("/webhooks/orders/shopify", methods=["POST"], content_types=ANY_BODY)
+@documented(described="Shopify's order webhook payload (the REST Admin API order)", mapped_to="CanonicalOrder",
+            signature="X-Shopify-Hmac-Sha256", headers=("X-Shopify-Topic", "X-Shopify-Shop-Domain"),
+            ok=(202, 200), errors=(404, 409))
 @api_errors
 def receive_shopify_order():
     """Shopify topics orders/create, orders/cancelled and orders/paid on one address (the
@@ -123,6 +127,8 @@ def _shopify_order_changed(topic: str, data: dict):
 
 
 @webhooks.route("/webhooks/orders/sfcc", methods=["POST"], content_types=ANY_BODY)
+@documented(described="A Salesforce B2C Commerce (SCAPI Orders API) order document", mapped_to="CanonicalOrder",
+            signature="X-OMS-Signature", ok=(202, 200), errors=(409,))
 @api_errors
 def receive_sfcc_order():
     from oms.adapters.channels import sfcc_orders
@@ -149,6 +155,7 @@ def _apply_tracking(mapped: dict):
 
 
 @webhooks.route("/webhooks/tracking/generic", methods=["POST"], content_types=ANY_BODY)
+@documented("TrackingUpdate", mapped_to="CarrierTracking", signature="X-OMS-Signature", ok=(202,))
 @api_errors
 def receive_generic_tracking():
     from oms.services.canonical import TrackingUpdate
@@ -171,6 +178,8 @@ def _carrier_tracking(source: str, verify, header: str, mapper):
 
 
 @webhooks.route("/webhooks/tracking/easypost", methods=["POST"], content_types=ANY_BODY)
+@documented(described="An EasyPost Event (tracker.created, tracker.updated)", mapped_to="CarrierTracking",
+            signature="X-Hmac-Signature", ok=(202, 200))
 @api_errors
 def receive_easypost_tracking():
     from oms.adapters.carriers import easypost
@@ -180,6 +189,8 @@ def receive_easypost_tracking():
 
 
 @webhooks.route("/webhooks/tracking/aftership", methods=["POST"], content_types=ANY_BODY)
+@documented(described="An AfterShip tracking_update webhook (v4 or a dated version)",
+            mapped_to="CarrierTracking", signature="aftership-hmac-sha256", ok=(202, 200))
 @api_errors
 def receive_aftership_tracking():
     from oms.adapters.carriers import aftership
@@ -191,6 +202,7 @@ def receive_aftership_tracking():
 # ---- payments -----------------------------------------------------------------------------------
 
 @webhooks.route("/webhooks/payments/stripe", methods=["POST"], content_types=ANY_BODY)
+@documented(described="A Stripe Event", signature="Stripe-Signature", ok=(200, 202))
 @api_errors
 def receive_stripe_event():
     """Stripe's events: `Stripe-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">`

@@ -135,3 +135,37 @@ def test_a_time_before_year_one_in_utc_is_422_not_500(stocked):
     tracking = stocked.webhook("tracking", {"tracking_number": "1Z", "status": "delivered",
                                             "occurred_at": "0001-01-01T00:00:00+01:00"})
     assert (order.status_code, tracking.status_code) == (422, 422)
+
+
+def test_any_content_type_gets_the_routes_own_answer_never_chalices_415(stocked):
+    """Found by the OpenAPI fuzzer: a GET sent with a Content-Type that is not JSON got Chalice's own
+    415 ({"Code": "UnsupportedMediaType", ...}, in Lambda too). Every route now takes any body type."""
+    from app import app
+    from tests.support.harness import OPS
+
+    narrow = [f"{method} {path}" for path, methods in app.routes.items() for method, entry in methods.items()
+              if entry.content_types != ["*/*"]]
+    assert narrow == []
+    for content_type in ("multipart/form-data", "text/plain", "application/x-www-form-urlencoded"):
+        response = stocked.http.get("/inventory/SKU-1", headers={**OPS, "Content-Type": content_type})
+        assert response.status_code == 200, response.body
+        assert stocked.http.get("/health", headers={"Content-Type": content_type}).status_code == 200
+        _error(stocked.http.get("/inventory/NO-SUCH-SKU", headers={**OPS, "Content-Type": content_type}), 404)
+
+
+def test_a_tracking_number_another_order_holds_is_409_not_a_retryable_503(stocked):
+    """Found seeding the OpenAPI fuzzer: the write's refusal came back as a lost race, retried,
+    then answered 503 temporarily_unavailable, which a client retries for ever."""
+    api = stocked
+    orders = [api.webhook("orders", canonical_order()).json_body["order_id"] for _ in range(2)]
+    api.pipeline.drain()
+    fulfillment_orders = [api.ops("GET", f"/orders/{order_id}").json_body["fulfillment_orders"][0]
+                          ["fulfillment_order_id"] for order_id in orders]
+    body = {"carrier": "ups", "tracking_number": "1ZTAKEN0000000001", "lines": [{"sku": "SKU-1", "quantity": 1}]}
+    assert api.ops("POST", f"/fulfillment-orders/{fulfillment_orders[0]}/ship", body).status_code == 201
+    before = table_items()
+    _error(api.ops("POST", f"/fulfillment-orders/{fulfillment_orders[1]}/ship", body), 409, "tracking_number_in_use")
+    assert table_items() == before
+    again = api.ops("POST", f"/fulfillment-orders/{fulfillment_orders[0]}/ship", {**body, "lines": None})
+    assert again.status_code in (200, 201, 409), again.body  # its own number on its own order: not refused as taken
+    assert again.json_body.get("error", {}).get("code") != "tracking_number_in_use"
