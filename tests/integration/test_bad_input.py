@@ -169,3 +169,29 @@ def test_a_tracking_number_another_order_holds_is_409_not_a_retryable_503(stocke
     again = api.ops("POST", f"/fulfillment-orders/{fulfillment_orders[0]}/ship", {**body, "lines": None})
     assert again.status_code in (200, 201, 409), again.body  # its own number on its own order: not refused as taken
     assert again.json_body.get("error", {}).get("code") != "tracking_number_in_use"
+
+
+def test_a_refused_condition_is_told_apart_in_a_transaction_of_puts_and_updates(stocked):
+    """PynamoDB sends a transaction's puts before its updates, whatever order they were added
+    in: the store must still see that it was the tracking number's condition that failed, not
+    the stock's (a lost race, retried, then a 503), even past the route's own check."""
+    from oms.bootstrap import context
+    from oms.domain.events import DomainEvent
+    from oms.services.ports import DuplicateReference, OrderCommit, StockMove
+
+    api = stocked
+    orders = [api.webhook("orders", canonical_order()).json_body["order_id"] for _ in range(2)]
+    api.pipeline.drain()
+    first = api.ops("GET", f"/orders/{orders[0]}").json_body["fulfillment_orders"][0]["fulfillment_order_id"]
+    body = {"carrier": "ups", "tracking_number": "1ZTAKEN0000000002", "lines": [{"sku": "SKU-1", "quantity": 1}]}
+    assert api.ops("POST", f"/fulfillment-orders/{first}/ship", body).status_code == 201
+    store = context().store
+    second = store.load(orders[1])
+    change = OrderCommit(second, [DomainEvent("ShipmentCreated", {"shipment_id": "x"})],
+                         tracking_numbers=["1ZTAKEN0000000002"], stock_moves=[StockMove("SKU-1", "WH1", ship=1)])
+    try:
+        store.commit(change)
+    except DuplicateReference as refused:
+        assert "tracking number" in str(refused)
+    else:
+        raise AssertionError("a tracking number another order holds was written")

@@ -29,7 +29,6 @@ import json
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from oms.domain.order import Order
 from oms.domain.references import channel_number_key
@@ -57,6 +56,7 @@ from .dynamodb_models import (
     PickQueueItem,
     RefItem,
     StockItem,
+    Transaction,
     UnmatchedTrackingItem,
     failed_conditions,
     history_record,
@@ -115,7 +115,7 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
             item.version = order.version
         tags: list[str] = []
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.save(item)
                 tags.append("order")
                 for n, event in enumerate(change.events, start=order.history_length + 1):
@@ -182,7 +182,7 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
             message = error.cause_response_message or ""
             if error.cause_response_code == "ValidationException" and ("size" in message or "100" in message):
                 raise OrderTooLarge(order.order_id) from error  # past an item's 400 KB, or 100 items a transaction
-            failed = failed_conditions(error, tags)
+            failed = failed_conditions(error, tags, tx)
             if "duplicate" in failed:
                 raise DuplicateReference(order.external_id) from error
             if "stock" in failed:
@@ -197,7 +197,7 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
         order.version = (order.version or 0) + 1
         order.history_length += len(change.events)
 
-    def _add_refs(self, tx: TransactWrite, change: OrderCommit) -> list[str]:
+    def _add_refs(self, tx: Transaction, change: OrderCommit) -> list[str]:
         """The new order's guards and lookups; returns their tags, in the order written."""
         order = change.order
         tx.save(RefItem(f"EXT#{order.channel}#{order.external_id}", "REF", order_id=order.order_id,
@@ -214,7 +214,7 @@ class DynamoStore(ReturnsTable, CasesTable, NotificationsTable, InventoryTable, 
         return tags
 
     @staticmethod
-    def _stock_move(tx: TransactWrite, move: StockMove, now: str, order_id: str) -> list[str]:
+    def _stock_move(tx: Transaction, move: StockMove, now: str, order_id: str) -> list[str]:
         item = StockItem(f"SKU#{move.sku}", f"LOC#{move.location_id}")
         if move.reserve:
             tx.update(item, actions=[StockItem.reserved.add(move.reserve), StockItem.available.add(-move.reserve)],

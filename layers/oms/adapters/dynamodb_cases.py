@@ -23,12 +23,11 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.transactions import TransactWrite
 
 from oms.domain.cases import DEFAULT_SLA_POLICY, Case
 from oms.services.ports import CaseCommit, ConcurrentModification, DuplicateReference
 
-from .dynamodb_models import HistoryItem, RefItem, _Item, failed_conditions, history_record
+from .dynamodb_models import HistoryItem, RefItem, Transaction, _Item, failed_conditions, history_record
 
 
 def _index(number: int, projection) -> type[GlobalSecondaryIndex]:
@@ -88,7 +87,7 @@ class CasesTable:
         if not change.is_new:
             item.version = case.version
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.save(item)
                 tags.append("case")
                 for n, event in enumerate(change.events, start=case.history_length + 1):
@@ -109,7 +108,7 @@ class CasesTable:
                                         shipment_id=case.case_id), condition=RefItem.pk.does_not_exist())
                         tags.append("duplicate")
         except TransactWriteError as error:
-            if "duplicate" in failed_conditions(error, tags):
+            if "duplicate" in failed_conditions(error, tags, tx):
                 raise DuplicateReference(case.case_id) from error
             raise ConcurrentModification(case.case_id) from error
         case.version = (case.version or 0) + 1

@@ -16,7 +16,6 @@ from __future__ import annotations
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.transactions import TransactWrite
 
 from oms.domain.events import DomainEvent
 from oms.domain.inventory import Location, StockChange, StockLevel
@@ -33,6 +32,7 @@ from .dynamodb_models import (
     PickQueueItem,
     RefItem,
     StockItem,
+    Transaction,
     _Item,
     failed_conditions,
     history_record,
@@ -178,7 +178,7 @@ class InventoryTable:
             "sku": before.sku, "location_id": before.location_id, "reserved_before": before.reserved,
             "reserved_after": reserved, "on_hand": before.on_hand})
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 tx.update(StockItem(f"SKU#{before.sku}", f"LOC#{before.location_id}"),
                           actions=[StockItem.reserved.set(reserved), StockItem.version.set(version),
                                    StockItem.available.set(before.on_hand - reserved - before.safety_stock)],
@@ -216,7 +216,7 @@ class InventoryTable:
         tags: list[str] = []
         now = self._clock.now()
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 for stock in change.changes:
                     write_stock(tx, stock, now, tags)
                 for document in change.documents:
@@ -227,7 +227,7 @@ class InventoryTable:
         except TransactWriteError as error:
             if error.cause_response_code == "ValidationException":
                 raise ValueError(f"the change is too large to write at once: {error.cause_response_message}") from None
-            if "duplicate" in failed_conditions(error, tags):
+            if "duplicate" in failed_conditions(error, tags, tx):
                 raise DuplicateReference(change.guards[0] if change.guards else "document") from error
             raise ConcurrentModification("stock") from error
 

@@ -6,6 +6,7 @@ import os
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from oms.domain.events import DomainEvent
 
@@ -159,8 +160,38 @@ def history_record(aggregate_id: str, sequence: int, occurred_at: str, event: Do
     return record
 
 
-def failed_conditions(error, tags: list[str]) -> set[str]:
+class Transaction(TransactWrite):
+    """PynamoDB sends a transaction's operations grouped by kind (condition checks, deletes,
+    puts, updates), not in the order they were added, and DynamoDB gives a cancellation's reasons
+    in the order sent: each operation's kind is kept to tell which reason is whose."""
+    SENT = ("ConditionCheck", "Delete", "Put", "Update")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.kinds: list[str] = []
+
+    def condition_check(self, *args, **kwargs):
+        self.kinds.append("ConditionCheck")
+        return super().condition_check(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        self.kinds.append("Delete")
+        return super().delete(*args, **kwargs)
+
+    def save(self, *args, **kwargs):
+        self.kinds.append("Put")
+        return super().save(*args, **kwargs)
+
+    def update(self, *args, **kwargs):
+        self.kinds.append("Update")
+        return super().update(*args, **kwargs)
+
+
+def failed_conditions(error, tags: list[str], tx: Transaction) -> set[str]:
     """The tags of a cancelled transaction's operations whose condition failed (tags name what
-    each operation guarded, in the order they were added)."""
+    each operation guarded, one per operation in the order they were added)."""
+    if len(tags) != len(tx.kinds):
+        raise ValueError(f"{len(tags)} tags for {len(tx.kinds)} operations")
+    sent = sorted(range(len(tags)), key=lambda n: Transaction.SENT.index(tx.kinds[n]))  # stable: order within a kind
     reasons = [r.code if r else None for r in (error.cancellation_reasons or [])]
-    return {tag for tag, code in zip(tags, reasons, strict=False) if code == "ConditionalCheckFailed"}
+    return {tags[n] for n, code in zip(sent, reasons, strict=False) if code == "ConditionalCheckFailed"}

@@ -14,13 +14,12 @@ import json
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
-from pynamodb.transactions import TransactWrite
 
 from oms.domain.inventory import StockChange
 from oms.domain.returns import Return
 from oms.services.ports import ConcurrentModification, DuplicateReference, ReturnCommit
 
-from .dynamodb_models import HistoryItem, RefItem, _Item, failed_conditions, history_record
+from .dynamodb_models import HistoryItem, RefItem, Transaction, _Item, failed_conditions, history_record
 
 
 class _ByTime(GlobalSecondaryIndex):
@@ -101,11 +100,11 @@ class ReturnsTable:
         tags: list[str] = []
         now = self._clock.now()
         try:
-            with TransactWrite(connection=self._connection) as tx:
+            with Transaction(connection=self._connection) as tx:
                 write_return(tx, change, now, tags)
                 restock(tx, change.restock, now, tags, change.ret.return_id)
         except TransactWriteError as error:
-            failed = failed_conditions(error, tags)
+            failed = failed_conditions(error, tags, tx)
             if failed & {"duplicate", "tracking"}:
                 raise DuplicateReference(change.ret.return_id) from error
             raise ConcurrentModification(change.ret.return_id) from error
