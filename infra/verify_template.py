@@ -38,6 +38,10 @@ class Check:
     def ok(self) -> bool:
         return not self.problems
 
+    def report(self) -> str:
+        """The check's name and one problem a line: what a failing test shows."""
+        return f"{self.name}: " + "\n  ".join(["", *self.problems])
+
 
 def _timed(function: Callable) -> Callable:
     def wrapped(*args, **kwargs):

@@ -66,10 +66,6 @@ def transformed(template) -> dict:
     return vp.translate(template)
 
 
-def _problems(check: vp.Check) -> str:
-    return f"{check.name}: " + "\n  ".join(["", *check.problems])
-
-
 # ---- the whole verifier, as `make package` runs it ---------------------------------------------
 def test_make_package_builds_and_the_verifier_passes(make_package):
     """Each package's own imports (numpy, scipy, sqlglot in analytics.zip; DuckDB and its httpfs
@@ -92,25 +88,25 @@ def test_template_names_every_handler_app_declares(handlers):
 
 def test_every_handler_imports_in_a_clean_interpreter(unzipped, handlers):
     check = vp.check_unzipped_imports(unzipped, handlers, modules=(), sweep_own_code=False)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 @pytest.mark.parametrize("module", vp.LAZY_MODULES)
 def test_lazily_imported_handler_body_imports_in_a_clean_interpreter(unzipped, module):
     check = vp.check_unzipped_imports(unzipped, [], modules=[module], sweep_own_code=False)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_runtime_dependencies_are_in_the_zip(unzipped):
     check = vp.check_unzipped_imports(unzipped, [], modules=vp.RUNTIME_MODULES, sweep_own_code=False)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_every_module_of_our_code_in_the_zip_imports(unzipped):
     for package in vp.OWN_PACKAGES:
         assert (unzipped / package / "__init__.py").is_file(), f"{package}/ is not in the zip (vendor/ symlink?)"
     check = vp.check_unzipped_imports(unzipped, [], modules=())
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_import_check_fails_for_a_zip_without_oms(build, handlers, tmp_path):
@@ -152,7 +148,7 @@ def test_each_analytics_function_runs_from_its_own_package(packages):
 
 def test_every_package_is_within_lambdas_unzipped_limit(build, packages):
     check = vp.check_sizes(build, packages)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
     assert vp.unzipped_size(build / vp.ANALYTICS_PACKAGE) > vp.unzipped_size(build / vp.BASE_PACKAGE) + 100 * 2**20
 
 
@@ -179,12 +175,12 @@ def test_httpfs_check_fails_without_the_extension_file(tmp_path):
 # ---- (b) cfn-lint, (c) SAM translator ----------------------------------------------------------
 def test_cfn_lint_reports_no_errors(build):
     check = vp.check_cfn_lint(build / "sam.yaml")
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_sam_translator_transforms_the_template(template, packages):
     check, transformed = vp.check_sam_translate(template)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
     functions = vt.resources_of(transformed, "AWS::Lambda::Function")
     assert all(f["Properties"]["Code"]["S3Bucket"] == "bucket" for f in functions.values())
     assert functions["AnalyticsApiHandler"]["Properties"]["Code"]["S3Key"] == vp.ANALYTICS_PACKAGE
@@ -195,34 +191,34 @@ def test_sam_translator_transforms_the_template(template, packages):
 # ---- (d) structure ------------------------------------------------------------------------------
 def test_table_has_stream_and_ttl(transformed):
     check = vt.check_table(transformed)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_custom_event_bus_named_by_stage(transformed):
     check = vt.check_event_bus(transformed)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_every_consumer_queue_redrives_to_a_dlq(transformed):
     check = vt.check_queues(transformed)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_every_sqs_and_stream_mapping_reports_batch_item_failures(transformed):
     check = vt.check_event_source_mappings(transformed)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
     assert check.summary == "10 SQS, 1 DynamoDB"
 
 
 def test_every_rule_feeding_a_queue_is_on_the_custom_bus(transformed):
     check = vt.check_rules(transformed)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 # ---- (e) analytics: routes, rule and Glue tables agree with the code ---------------------------
 def test_analytics_routes_go_to_the_analytics_function_and_the_rest_to_chalices(template):
     check = vt.check_api_routes(template)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
     assert check.summary.endswith(" 9 to AnalyticsApiHandler"), check.summary
 
 
@@ -238,12 +234,12 @@ def test_analytics_routes_keep_chalices_authorizer_and_integration(template):
 
 def test_analytics_rule_subscribes_to_exactly_the_facts_event_types(template):
     check = vt.check_analytics_rule(template)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_glue_tables_declare_the_facts_tables(template):
     check = vt.check_glue_tables(template)
-    assert check.ok, _problems(check)
+    assert check.ok, check.report()
 
 
 def test_analytics_functions_are_sized_and_mapped_as_the_template_says(template):
@@ -373,7 +369,7 @@ def test_analytics_check_fails_on_a_broken_template(template, break_it, check):
 def test_operations_check_passes_on_the_package(template, check):
     """The same checks tests/unit/test_template_operations.py shows failing on broken templates."""
     result = check(template)
-    assert result.ok, _problems(result)
+    assert result.ok, result.report()
 
 
 def test_every_packaged_function_is_watched(template):
@@ -387,4 +383,4 @@ def test_every_packaged_function_is_watched(template):
 def test_iam_check_passes_on_the_package(template, check):
     """The same checks tests/unit/test_template_iam.py shows failing on broken templates."""
     result = check(template)
-    assert result.ok, _problems(result)
+    assert result.ok, result.report()

@@ -23,14 +23,10 @@ def template() -> dict:
     return packaged_template()
 
 
-def _problems(check) -> str:
-    return f"{check.name}: " + "\n  ".join(["", *check.problems])
-
-
 @pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
 def test_the_packaged_template_passes(template, check):
     result = check(template)
-    assert result.ok, _problems(result)
+    assert result.ok, result.report()
 
 
 def test_chalice_makes_no_role_and_every_function_has_its_own(template):
