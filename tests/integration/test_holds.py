@@ -1,6 +1,7 @@
 """Business problems do not refuse a webhook: the order is kept, on hold, with typed holds."""
 from __future__ import annotations
 
+from oms.domain.holds import MAX_SKUS_PER_ORDER
 from tests.support.orders import ADDRESS, canonical_order
 
 
@@ -139,3 +140,51 @@ def test_backorder_holds_cannot_be_released_by_hand(api):
     api.pipeline.drain()
     refused = api.ops("POST", f"/orders/{order_id}/holds/backorder/release", {"reason": "please"})
     assert refused.status_code == 409 and refused.json_body["error"]["code"] == "hold_not_releasable"
+
+
+def _skus(api, count: int) -> list[dict]:
+    for n in range(count):
+        api.stock(f"BIG-{n:02d}", 10)
+    return [{"sku": f"BIG-{n:02d}", "quantity": 1, "unit_price": "1.00"} for n in range(count)]
+
+
+def test_an_order_of_as_many_skus_as_one_shipment_carries_is_sourced_paid_and_shipped(stocked):
+    """The limit is not a guess: an order at it reserves, authorises and ships each of its SKUs
+    in one transaction apiece (three items a SKU of DynamoDB's 100)."""
+    api = stocked
+    order_id = api.place(canonical_order(lines=_skus(api, MAX_SKUS_PER_ORDER)))
+    api.pipeline.drain()
+    order = api.order(order_id)
+    assert (order["status"], order["holds"], len(order["fulfillment_orders"])) == ("processing", [], 1)
+    api.ship(order_id, "1Z999AA10000000001")
+    api.pipeline.drain()
+    order = api.order(order_id)
+    assert order["status"] == "shipped"
+    assert order["payments"]["captured"] == f"{MAX_SKUS_PER_ORDER + 8.20:.2f}"  # the lines, shipping and tax
+    assert {api.ops("GET", f"/inventory/BIG-{n:02d}").json_body["totals"]["on_hand"]
+            for n in range(MAX_SKUS_PER_ORDER)} == {9}
+
+
+def test_one_sku_more_is_held_for_good_reserves_nothing_and_can_be_cancelled(stocked):
+    api = stocked
+    order_id = api.place(canonical_order(lines=_skus(api, MAX_SKUS_PER_ORDER + 1)))
+    api.pipeline.drain()
+    order = api.order(order_id)
+    assert [(h["type"], h["detail"]) for h in order["holds"]] == [
+        ("too_many_skus", f"{MAX_SKUS_PER_ORDER + 1} SKUs; one order ships at most {MAX_SKUS_PER_ORDER}")]
+    assert order["payments"]["authorized"] == "0.00" and not order["fulfillment_orders"]
+    assert api.ops("GET", "/inventory/BIG-00").json_body["totals"]["reserved"] == 0
+    refused = api.ops("POST", f"/orders/{order_id}/holds/too_many_skus/release", {"reason": "ship it"})
+    assert refused.status_code == 409 and refused.json_body["error"]["code"] == "hold_not_releasable"
+    assert api.order(order_id)["holds"] == order["holds"]
+    cancelled = api.ops("POST", f"/orders/{order_id}/cancel", {"reason": "placed again in parts"})
+    assert cancelled.status_code == 200, cancelled.body
+    api.pipeline.drain()
+    assert api.order(order_id)["status"] == "cancelled"
+
+
+def test_a_call_centre_order_of_too_many_skus_is_refused_while_the_agent_waits(stocked):
+    api = stocked
+    response = api.ops("POST", "/orders", canonical_order(lines=_skus(api, MAX_SKUS_PER_ORDER + 1)))
+    assert response.status_code == 422
+    assert [d["type"] for d in response.json_body["error"]["details"]] == ["too_many_skus"]

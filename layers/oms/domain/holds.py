@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-VALIDATION_HOLDS = ("invalid_address", "invalid_customer", "unknown_sku", "totals_mismatch")
+VALIDATION_HOLDS = ("invalid_address", "invalid_customer", "unknown_sku", "totals_mismatch", "too_many_skus")
 # The card was declined, the processor could not be reached, or the storefront's authorisation
 # does not pay for the order: releasing the hold tries the payment again.
 PAYMENT_HOLDS = ("payment_declined", "payment_error", "payment_mismatch")
@@ -17,6 +17,12 @@ DISPUTE_HOLDS = ("payment_disputed",)
 REFUND_HOLDS = ("refund_failed",)
 # Stock arriving clears a backorder; not an operator's to release.
 SELF_CLEARING_HOLDS = ("backorder",)
+# A validation hold no release can lift: more SKUs than one shipment can move in one DynamoDB
+# transaction (each SKU writes its stock, movement and holding: three of the 100 items).
+# Releasing it would fail at sourcing or shipping, so an operator cancels the order and it is
+# placed again in parts.
+SIZE_HOLDS = ("too_many_skus",)
+MAX_SKUS_PER_ORDER = 25
 # An exchange order waits for the units it replaces: cleared when they are all back, or by an
 # operator who ships it anyway (some never came).
 EXCHANGE_HOLDS = ("awaiting_return",)

@@ -29,6 +29,7 @@ from .holds import (  # noqa: F401
     PAYMENT_HOLDS,
     REFUND_HOLDS,
     SELF_CLEARING_HOLDS,
+    SIZE_HOLDS,
     VALIDATION_HOLDS,
     Hold,
     OrderRuleViolation,
@@ -247,6 +248,9 @@ class Order(OrderPayments, OrderRefunds, OrderDisputes, OrderReturns, OrderFulfi
             raise OrderRuleViolation("not_found", f"the order has no {hold_type} hold")
         if hold_type in SELF_CLEARING_HOLDS:
             raise OrderRuleViolation("hold_not_releasable", f"a {hold_type} hold clears itself")
+        if hold_type in SIZE_HOLDS:
+            raise OrderRuleViolation("hold_not_releasable", "the order has more SKUs than one shipment can carry: "
+                                     "cancel it and place it again in parts")
         if hold_type in CHANNEL_PAYMENT_HOLDS:
             if self.payment.method == "card":  # a refused exchange difference an operator collected
                 self.payment.method, self.payment.channel_status, self.payment.status = "channel", "pending", "pending"

