@@ -43,7 +43,7 @@ for _path in (str(ROOT / "layers"), str(ROOT)):
 
 from aws_calls import DYNAMODB_WRITES, CallRecorder, CallSummary  # noqa: E402
 from cost import ORDERS as ORDERS_PRICED  # noqa: E402
-from cost import Invocations, order_cost  # noqa: E402
+from cost import Invocations, LoggedBytes, order_cost  # noqa: E402
 from driver import OmsClient, generic_order  # noqa: E402
 
 from infra import verify_package  # noqa: E402
@@ -284,18 +284,19 @@ def cost_per_order(stack, client: OmsClient, recorder: CallRecorder) -> tuple[li
         api.append(time.perf_counter() - began)
         return result
 
-    started = time.perf_counter()
-    order_id = timed(client.post_order, generic_order("BENCH-COST-1", LINES))
-    order = client.wait_for(order_id, lambda o: bool(o["fulfillment_orders"]))
-    tracking = "1ZBENCHCOST0001"
-    timed(client.ship, order["fulfillment_orders"][0]["fulfillment_order_id"], "ups", tracking)
-    for n, status in enumerate(("in_transit", "out_for_delivery", "delivered")):
-        timed(client.track, tracking, status, f"2026-11-27T1{n}:00:00Z")
-    order = client.wait_for(order_id, lambda o: o["status"] == "delivered"
-                            and o["payments"]["captured"] == o["totals"]["total"])
-    elapsed = time.perf_counter() - started
-    wait_idle(stack, recorder)
-    invocations.enabled = False
+    with LoggedBytes() as logged:  # the functions' log lines and metrics, at INFO
+        started = time.perf_counter()
+        order_id = timed(client.post_order, generic_order("BENCH-COST-1", LINES))
+        order = client.wait_for(order_id, lambda o: bool(o["fulfillment_orders"]))
+        tracking = "1ZBENCHCOST0001"
+        timed(client.ship, order["fulfillment_orders"][0]["fulfillment_order_id"], "ups", tracking)
+        for n, status in enumerate(("in_transit", "out_for_delivery", "delivered")):
+            timed(client.track, tracking, status, f"2026-11-27T1{n}:00:00Z")
+        order = client.wait_for(order_id, lambda o: o["status"] == "delivered"
+                                and o["payments"]["captured"] == o["totals"]["total"])
+        elapsed = time.perf_counter() - started
+        wait_idle(stack, recorder)
+        invocations.enabled = False
     order = client.get_order(order_id)
 
     summary = CallSummary(recorder.snapshot("oms"))
@@ -318,7 +319,7 @@ def cost_per_order(stack, client: OmsClient, recorder: CallRecorder) -> tuple[li
     if scheduled:
         print(f"  note: {len(scheduled)} calls came from a scheduled handler during the measurement")
 
-    cost = order_cost(summary.calls, invocations, len(api), sum(api), *configured_memory())
+    cost = order_cost(summary.calls, invocations, len(api), sum(api), *configured_memory(), log_bytes=logged.bytes)
     print(f"  Lambda invocations for the order (API aside): {dict(invocations.counts)}")
     print(f"  AWS cost of {ORDERS_PRICED:,} such orders at us-east-1 list prices (no free tier; Stripe's fees aside):")
     for what, quantity, usd in cost.lines():

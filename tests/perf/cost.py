@@ -1,12 +1,17 @@
 """What 1,000 orders cost in AWS, at us-east-1 list prices, from what one order was counted to
 use: the Lambda invocations the local runner made (and how long each took here, an upper
 bound: moto answers slower than DynamoDB), the API requests, the DynamoDB capacity units of
-every recorded request (sized from the items written and read), the SQS requests and the
-EventBridge entries. The payment processor's fees are not AWS's and are left out."""
+every recorded request (sized from the items written and read), the SQS requests, the
+EventBridge entries, the CloudWatch Logs the functions write (their lines at the production
+level, INFO, and Lambda's own START/END/REPORT lines) and the X-Ray traces. The payment
+processor's fees are not AWS's and are left out."""
 from __future__ import annotations
 
+import io
 import json
+import logging
 import math
+import sys
 import threading
 import time
 from collections import Counter
@@ -21,7 +26,12 @@ PRICES = {
     "dynamodb_rru": 0.125 / 1e6,  # on-demand read request unit
     "sqs_request": 0.40 / 1e6,  # standard queue, per 64 KB chunk
     "eventbridge_event": 1.00 / 1e6,  # custom event published, per 64 KB chunk
+    "logs_gb": 0.50,  # CloudWatch Logs ingested, per GB (standard class); EMF lines are logs too
+    "xray_trace": 5.00 / 1e6,  # X-Ray trace recorded
 }
+# Lambda's START, END and REPORT lines of one invocation, the REPORT with its X-Ray trace id: the
+# lengths of AWS's documented examples, rounded up.
+PLATFORM_LOG_BYTES = 450
 ORDERS = 1000
 # Functions whose event source gathers a large batch in AWS (the facts writer: 100 events or
 # 30 s): an order pays its share of an invocation, not a whole one as on the local stack.
@@ -112,6 +122,41 @@ class Invocations:
             self.counts, self.records, self.seconds = Counter(), Counter(), Counter()
 
 
+class LoggedBytes:
+    """While open, counts what the functions write to stdout (log lines and EMF metrics, which
+    Lambda sends to CloudWatch Logs), with the OMS's logger at INFO as in production."""
+
+    def __init__(self):
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> LoggedBytes:
+        from oms.observability.logs import logger
+
+        counter, self._stdout = self, sys.stdout
+
+        class Counting(io.TextIOBase):
+            def write(self, text: str) -> int:
+                with counter._lock:
+                    counter.bytes += len(text.encode())
+                return len(text)
+
+        self._handlers = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+        self._streams = [h.setStream(Counting()) for h in self._handlers]
+        self._level = logger.log_level
+        logger.setLevel("INFO")
+        sys.stdout = Counting()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        from oms.observability.logs import logger
+
+        sys.stdout = self._stdout
+        for handler, stream in zip(self._handlers, self._streams, strict=True):
+            handler.setStream(stream)
+        logger.setLevel(self._level)
+
+
 @dataclass
 class OrderCost:
     lambda_requests: float
@@ -121,6 +166,11 @@ class OrderCost:
     rru: float
     sqs_requests: float
     events: int
+    log_bytes: float = 0.0  # the functions' own lines; Lambda's are added per request
+
+    @property
+    def logs_gb(self) -> float:
+        return (self.log_bytes + self.lambda_requests * PLATFORM_LOG_BYTES) / 1024 ** 3
 
     def lines(self) -> list[tuple[str, str, float]]:
         """(what, quantity for 1,000 orders, USD for 1,000 orders)."""
@@ -133,6 +183,10 @@ class OrderCost:
             ("DynamoDB read request units", f"{self.rru * n:,.0f}", self.rru * n * PRICES["dynamodb_rru"]),
             ("SQS requests", f"{self.sqs_requests * n:,.0f}", self.sqs_requests * n * PRICES["sqs_request"]),
             ("EventBridge events", f"{self.events * n:,}", self.events * n * PRICES["eventbridge_event"]),
+            ("CloudWatch Logs ingested (MB)", f"{self.logs_gb * n * 1024:,.1f}", self.logs_gb * n * PRICES["logs_gb"]),
+            # Every request a trace of its own, as under X-Ray's default sampling (the first
+            # request a second, then 5 %) at a few orders a minute: an upper bound at volume.
+            ("X-Ray traces", f"{invoked:,.0f}", invoked * PRICES["xray_trace"]),
         ]
 
     @property
@@ -141,7 +195,7 @@ class OrderCost:
 
 
 def order_cost(calls, invocations: Invocations, api_requests: int, api_seconds: float, memory_mb: dict[str, int],
-               default_memory_mb: int) -> OrderCost:
+               default_memory_mb: int, log_bytes: float = 0.0) -> OrderCost:
     """One order's share. SQS: EventBridge's SendMessage for each message, and per invocation
     the poller's ReceiveMessage and DeleteMessageBatch (empty polls are a fixed cost, not per order).
     The API's GB-seconds are its requests' round trips as the client saw them (an upper bound)."""
@@ -160,4 +214,5 @@ def order_cost(calls, invocations: Invocations, api_requests: int, api_seconds: 
     events = sum(len(call.params.get("Entries", [])) for call in calls
                  if call.service == "events" and call.operation == "PutEvents")
     return OrderCost(lambda_requests=lambda_requests + api_requests, gb_seconds=gb_seconds,
-                     api_requests=api_requests, wru=wru, rru=rru, sqs_requests=sqs_requests, events=events)
+                     api_requests=api_requests, wru=wru, rru=rru, sqs_requests=sqs_requests, events=events,
+                     log_bytes=log_bytes)

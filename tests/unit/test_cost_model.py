@@ -2,6 +2,7 @@
 capacity bills them, and an order's share of batched invocations."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -41,3 +42,29 @@ def test_an_order_pays_its_share_of_a_batched_invocation():
     lines = dict((what, usd) for what, _, usd in order.lines())
     assert round(lines["API Gateway requests"], 6) == round(5 * 1000 * 3.50 / 1e6, 6)
     assert order.total == sum(lines.values())
+
+
+def test_logs_are_the_lines_written_at_info_plus_lambdas_own_and_every_request_is_a_trace():
+    from oms.observability import metrics
+    from oms.observability.logs import logger
+
+    level = logger.log_level
+    logger.setLevel("WARNING")
+    try:
+        with cost.LoggedBytes() as logged:
+            logger.info("event handled")  # production logs at INFO, whatever the tests' level
+            metrics.count("Shipments")  # an EMF line is a log line
+        assert logger.log_level == logging.WARNING
+    finally:
+        logger.setLevel(level)
+    written = logged.bytes
+    assert 200 < written < 1500
+    with cost.LoggedBytes() as nothing:
+        pass
+    assert nothing.bytes == 0
+    order = cost.order_cost([], cost.Invocations(), api_requests=4, api_seconds=0.0, memory_mb={},
+                            default_memory_mb=1024, log_bytes=written)
+    lines = {what: (quantity, usd) for what, quantity, usd in order.lines()}
+    megabytes = (written + 4 * cost.PLATFORM_LOG_BYTES) * 1000 / 1024 ** 2
+    assert lines["CloudWatch Logs ingested (MB)"] == (f"{megabytes:,.1f}", megabytes / 1024 * 0.50)
+    assert lines["X-Ray traces"] == ("4,000", 4000 * 5.00 / 1e6)
