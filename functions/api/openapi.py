@@ -55,7 +55,16 @@ QUERY = {
 @documented()
 def openapi_document():
     """This document: the API in OpenAPI 3.1."""
-    return json_response(200, document(openapi_doc.current_app))
+    return json_response(200, {**document(openapi_doc.current_app), "servers": [server(openapi_doc.current_request)]})
+
+
+def server(request) -> dict:
+    """Where the document was fetched from, so a client finds the API there: API Gateway's stage
+    (or a custom domain's base path) is the part of the request's path before /openapi.json."""
+    path = (request.context or {}).get("path") or ""
+    base = path[:-len("/openapi.json")] if path.endswith("/openapi.json") else ""
+    scheme = request.headers.get("x-forwarded-proto") or "http"
+    return {"url": f"{scheme}://{request.headers.get('host') or 'localhost'}{base}"}
 
 
 @functools.cache

@@ -114,10 +114,26 @@ def test_the_route_serves_the_document_without_a_token(app, document):
     from chalice.test import Client
 
     with Client(app) as client:
-        response = client.http.get("/openapi.json")
+        response = client.http.get("/openapi.json", headers={"Host": "oms.example.com", "X-Forwarded-Proto": "https"})
     assert response.status_code == 200
     assert response.headers["Content-Type"] == "application/json"
-    assert json.loads(response.body) == json.loads(json.dumps(document))
+    served = json.loads(response.body)
+    assert served.pop("servers") == [{"url": "https://oms.example.com"}]
+    assert served == json.loads(json.dumps(document))
+
+
+@pytest.mark.parametrize(("path", "headers", "url"), [
+    ("/dev/openapi.json", {"host": "abc123.execute-api.us-east-1.amazonaws.com", "x-forwarded-proto": "https"},
+     "https://abc123.execute-api.us-east-1.amazonaws.com/dev"),  # API Gateway's stage
+    ("/oms/openapi.json", {"host": "api.shop.example", "x-forwarded-proto": "https"}, "https://api.shop.example/oms"),
+    ("/openapi.json", {"host": "127.0.0.1:8000"}, "http://127.0.0.1:8000"),  # make run
+])
+def test_the_server_is_where_the_document_was_fetched_from(path, headers, url):
+    from types import SimpleNamespace
+
+    from functions.api.openapi import server
+
+    assert server(SimpleNamespace(context={"path": path}, headers=headers)) == {"url": url}
 
 
 def test_app_imports_no_model_until_the_document_is_asked_for():
