@@ -50,11 +50,17 @@ ORDER_TIMEOUT_S = 240
 def emitted_metrics(log: str) -> Counter:
     """The handlers' EMF lines in the stack's output, totalled by metric."""
     totals: Counter = Counter()
+    decoder = json.JSONDecoder()
     for line in log.splitlines():
-        if line.startswith('{"_aws"'):
-            blob = json.loads(line)
+        at = line.find('{"_aws"')
+        while at >= 0:  # the stack's threads share its stdout: two lines may run together
+            try:
+                blob, end = decoder.raw_decode(line, at)
+            except json.JSONDecodeError:
+                break
             for definition in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
                 totals[definition["Name"]] += int(sum(blob[definition["Name"]]))
+            at = line.find('{"_aws"', end)
     return totals
 
 
